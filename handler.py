@@ -1,0 +1,31 @@
+"""RunPod serverless entry point: one text-to-speech engine loaded at container start, one handler.
+
+    python handler.py                      # run once on ./test_input.json, audio written to ./output/
+    python handler.py --rp_serve_api       # local HTTP API: POST /runsync, /run, /status/{id}
+"""
+import os
+import sys
+
+from tts.logs import setup_logging
+
+if __name__ == "__main__" and not os.environ.get("RUNPOD_WEBHOOK_GET_JOB") and "--rp_serve_api" not in sys.argv:
+    # Local test run: the SDK prints the whole result at INFO (base64 audio); keep it to warnings,
+    # and write the audio to a file a person can play instead.
+    os.environ.setdefault("RUNPOD_LOG_LEVEL", "WARN")
+    os.environ.setdefault("OUTPUT_DIR", "output")
+
+setup_logging()
+
+from tts.service import build_service  # noqa: E402  (after logging is configured)
+
+SERVICE = build_service()
+
+
+def handler(job: dict) -> dict:
+    return SERVICE.handle(job.get("input"), str(job.get("id", "-")))
+
+
+if __name__ == "__main__":
+    import runpod
+
+    runpod.serverless.start({"handler": handler})

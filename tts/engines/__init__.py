@@ -1,0 +1,23 @@
+"""Engine registry: name -> "module:Class". Adding an engine is one file plus one line here."""
+from __future__ import annotations
+
+import importlib
+
+from .base import Engine, VoiceInfo
+
+ENGINES: dict[str, str] = {
+    "hibari": "tts.engines.hibari:HibariEngine",
+}
+
+
+def load_engine(name: str) -> Engine:
+    """Import and construct the engine registered under `name` (its module is imported only now)."""
+    try:
+        target = ENGINES[name]
+    except KeyError:
+        raise ValueError(f"TTS_ENGINE={name!r} is not a known engine; choose one of: {', '.join(ENGINES)}") from None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+__all__ = ["ENGINES", "Engine", "VoiceInfo", "load_engine"]

@@ -1,0 +1,45 @@
+"""The engine protocol every TTS backend implements."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tts.request import SynthesisRequest
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    name: str
+    installed: bool          # usable now without any download
+    language: str
+    description: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A loaded model. The service validates requests against these attributes, then calls synthesize."""
+
+    name: str                 # registry name, e.g. "hibari"
+    model_id: str             # what the output's `model` field says
+    model_version: str        # part of the cache key: new weights never serve old audio
+    device: str               # "cpu", "cuda:0", ...
+    sample_rate: int          # native rate of synthesize()'s output
+    default_voice: str | None
+    speakers: range           # allowed `speaker` values
+    languages: tuple[str, ...]  # primary language subtags accepted, e.g. ("en",)
+    max_chunk_chars: int      # text is cut into chunks of at most this many characters
+    pause_ms: int             # silence between chunks (and sentences) when joined
+
+    def voices(self) -> list[VoiceInfo]:
+        """Every voice this engine knows, installed or not."""
+        ...
+
+    def synthesize(self, text: str, request: "SynthesisRequest") -> np.ndarray:
+        """One chunk of normalized text to mono float32 audio in [-1, 1] at `sample_rate`."""
+        ...

@@ -1,0 +1,203 @@
+"""The one path every job takes: parse -> cache lookup -> chunk -> synthesize -> encode -> store -> respond."""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import time
+import traceback
+
+import numpy as np
+
+from cache import AudioCache, cache_key, default_cache_dir
+from tts import audio, text
+from tts.config import Settings
+from tts.engines import Engine, load_engine
+from tts.errors import EngineError, InputError
+from tts.request import ActionRequest, SynthesisRequest, parse
+
+log = logging.getLogger("tts.service")
+
+FADE_MS = 20  # fade-out where max_audio_length_ms cuts speech, so the cut does not click
+
+
+class TTSService:
+    def __init__(self, engine: Engine, cache: AudioCache, settings: Settings):
+        self.engine = engine
+        self.cache = cache
+        self.settings = settings
+        self.started = time.time()
+        self.counts = {"jobs": 0, "failed": 0, "cache_hits": 0, "synthesized": 0, "chunks_synthesized": 0}
+
+    # -- entry point -------------------------------------------------------------------------
+    def handle(self, raw_input, job_id: str = "-") -> dict:
+        """A job's input to its output dict; errors come back as {"error": "<field>: ..."}."""
+        self.counts["jobs"] += 1
+        try:
+            request = parse(raw_input, self.engine, self.settings.max_text_chars)
+            if isinstance(request, ActionRequest):
+                return self._action(request)
+            return self._synthesize(request, job_id)
+        except InputError as e:
+            self.counts["failed"] += 1
+            log.info("job=%s rejected: %s", job_id, e)
+            return {"error": str(e)}
+        except EngineError as e:
+            self.counts["failed"] += 1
+            log.error("job=%s engine error: %s", job_id, e)
+            return {"error": f"engine: {e}"}
+        except Exception as e:  # noqa: BLE001 - any other failure is a bug: log it whole, keep the worker
+            self.counts["failed"] += 1
+            log.error("job=%s failed unexpectedly (engine=%s): %s", job_id, self.engine.name,
+                      traceback.format_exc())
+            return {"error": f"internal: {type(e).__name__}: {e} (see the worker log for job {job_id})"}
+
+    # -- actions -----------------------------------------------------------------------------
+    def _action(self, request: ActionRequest) -> dict:
+        if request.action == "list_voices":
+            return {"engine": self.engine.name, "default_voice": self.engine.default_voice,
+                    "voices": [v.as_dict() for v in self.engine.voices()]}
+        e = self.engine
+        return {
+            "status": "ok",
+            "engine": e.name,
+            "model": e.model_id,
+            "model_version": e.model_version,
+            "device": e.device,
+            "sample_rate": e.sample_rate,
+            "default_voice": e.default_voice,
+            "voices": [v.name for v in e.voices() if v.installed],
+            "formats": list(audio.FORMATS),
+            "limits": {"max_text_chars": self.settings.max_text_chars,
+                       "max_response_bytes": self.settings.max_response_bytes},
+            "cache": self.cache.stats(),
+            "counts": dict(self.counts),
+            "uptime_s": round(time.time() - self.started, 1),
+        }
+
+    # -- synthesis ---------------------------------------------------------------------------
+    def key_fields(self, r: SynthesisRequest) -> dict:
+        """Everything that changes the bytes of the result."""
+        e = self.engine
+        return {"text": r.text, "engine": e.name, "model": e.model_id, "model_version": e.model_version,
+                "voice": r.voice, "speaker": r.speaker, "format": r.format, "sample_rate": r.sample_rate,
+                "speed": r.speed, "seed": r.seed, "language": r.language,
+                "max_audio_length_ms": r.max_audio_length_ms}
+
+    def _synthesize(self, r: SynthesisRequest, job_id: str) -> dict:
+        t0 = time.perf_counter()
+        key = cache_key(self.key_fields(r))
+        entry = self.cache.get(key) if r.cache else None
+        if entry is not None:
+            self.counts["cache_hits"] += 1
+            data, meta, timings = entry.data, entry.meta, {}
+        else:
+            data, meta, timings = self._generate(r)
+            if r.cache:
+                t = time.perf_counter()
+                self.cache.put(key, data, meta)
+                timings["store_ms"] = _ms(t)
+        total_ms = _ms(t0)
+        result = {
+            "audio_base64": base64.b64encode(data).decode("ascii"),
+            "mimetype": audio.FORMATS[r.format].mimetype,
+            "format": r.format,
+            "sample_rate": r.sample_rate,
+            "duration_ms": meta["duration_ms"],
+            "size_bytes": len(data),
+            "cache_hit": entry is not None,
+            "cache_key": key,
+            "engine": self.engine.name,
+            "model": self.engine.model_id,
+            "voice": r.voice,
+            "device": self.engine.device,
+            "generation_time_ms": total_ms,
+            "chunks_processed": meta["chunks_processed"],
+        }
+        log.info("job=%s engine=%s voice=%s chars=%d chunks=%d format=%s rate=%d cache=%s audio_ms=%d bytes=%d "
+                 "%s total_ms=%.1f", job_id, self.engine.name, r.voice, len(r.text), meta["chunks_processed"],
+                 r.format, r.sample_rate, "hit" if entry else ("miss" if r.cache else "off"), meta["duration_ms"],
+                 len(data), " ".join(f"{k}={v:.1f}" for k, v in timings.items()), total_ms)
+        too_big = self._oversize(result)
+        if too_big:
+            self.counts["failed"] += 1
+            log.warning("job=%s output too large: %s", job_id, too_big)
+            return {"error": too_big}
+        self._save_local_copy(job_id, r.format, data)
+        return result
+
+    def _generate(self, r: SynthesisRequest) -> tuple[bytes, dict, dict]:
+        e = self.engine
+        t = time.perf_counter()
+        chunks = text.chunk(r.text, e.max_chunk_chars)
+        limit = None if r.max_audio_length_ms is None else e.sample_rate * r.max_audio_length_ms // 1000
+        parts, produced = [], 0
+        for piece in chunks:
+            part = e.synthesize(piece, r)
+            parts.append(part)
+            produced += len(part)
+            if limit is not None and produced >= limit:
+                break  # the rest would be cut anyway
+        self.counts["synthesized"] += 1
+        self.counts["chunks_synthesized"] += len(parts)
+        wave = audio.join(parts, e.sample_rate, e.pause_ms)
+        if limit is not None and len(wave) > limit:
+            wave = _fade_out(wave[:limit], e.sample_rate * FADE_MS // 1000)
+        timings = {"synth_ms": _ms(t)}
+        t = time.perf_counter()
+        wave = audio.resample(wave, e.sample_rate, r.sample_rate)
+        data = audio.encode(wave, r.sample_rate, r.format)
+        timings["encode_ms"] = _ms(t)
+        meta = {"duration_ms": audio.duration_ms(len(wave), r.sample_rate), "chunks_processed": len(parts)}
+        return data, meta, timings
+
+    def _oversize(self, result: dict) -> str | None:
+        # Base64 needs no JSON escaping, so the payload is the rest of the dict plus its length.
+        b64 = result["audio_base64"]
+        size = len(json.dumps({**result, "audio_base64": ""})) + len(b64)
+        limit = self.settings.max_response_bytes
+        if size <= limit:
+            return None
+        return (f"output: the response would be {size / 1e6:.1f} MB ({result['duration_ms'] / 1000:.0f} s of "
+                f"{result['format']} at {result['sample_rate']} Hz), over the {limit / 1e6:.1f} MB limit "
+                f"(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB); ask for format \"mp3\" or \"ogg\", "
+                f"a lower sample_rate, or shorter text")
+
+    def _save_local_copy(self, job_id: str, fmt: str, data: bytes) -> None:
+        out = self.settings.output_dir
+        if not out:
+            return
+        safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in job_id) or "job"
+        path = os.path.join(out, f"{safe_id}.{fmt}")
+        try:
+            os.makedirs(out, exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+            log.info("job=%s audio written to %s", job_id, path)
+        except OSError as e:
+            log.warning("job=%s could not write the local copy to %s: %s", job_id, path, e)
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+def _fade_out(wave: np.ndarray, n: int) -> np.ndarray:
+    n = min(n, len(wave))
+    if n:
+        wave = wave.copy()
+        wave[-n:] *= np.linspace(1.0, 0.0, n, dtype=np.float32)
+    return wave
+
+
+def build_service(settings: Settings | None = None) -> TTSService:
+    """Load the configured engine once and open the cache; logs how long the engine took."""
+    settings = settings or Settings.from_env()
+    t = time.perf_counter()
+    engine = load_engine(settings.engine)
+    cache = AudioCache(settings.cache_dir or default_cache_dir(), settings.cache_max_bytes)
+    log.info("engine %s ready in %.2f s (model %s %s on %s, %d Hz); cache at %s", engine.name,
+             time.perf_counter() - t, engine.model_id, engine.model_version, engine.device, engine.sample_rate,
+             cache.directory)
+    return TTSService(engine, cache, settings)
