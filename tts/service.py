@@ -159,10 +159,11 @@ class TTSService:
         limit = self.settings.max_response_bytes
         if size <= limit:
             return None
-        return (f"output: the response would be {size / 1e6:.1f} MB ({result['duration_ms'] / 1000:.0f} s of "
-                f"{result['format']} at {result['sample_rate']} Hz), over the {limit / 1e6:.1f} MB limit "
-                f"(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB); ask for format \"mp3\" or \"ogg\", "
-                f"a lower sample_rate, or shorter text")
+        advice = "shorter text or a lower sample_rate" if result["format"] in ("mp3", "ogg") \
+            else 'format "mp3" or "ogg" (a tenth of the size), shorter text or a lower sample_rate'
+        return (f"output: the response would be {size / 1e6:.2f} MB ({result['duration_ms'] / 1000:.0f} s of "
+                f"{result['format']} at {result['sample_rate']} Hz), over the {limit / 1e6:.2f} MB limit "
+                f"(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB); ask for {advice}")
 
     def _save_local_copy(self, job_id: str, fmt: str, data: bytes) -> None:
         out = self.settings.output_dir

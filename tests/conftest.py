@@ -1,0 +1,48 @@
+import base64
+import io
+import os
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from cache import AudioCache  # noqa: E402
+from tts.config import Settings  # noqa: E402
+from tts.service import TTSService  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from tts.engines.hibari import HibariEngine
+
+    return HibariEngine()
+
+
+def make_settings(**overrides) -> Settings:
+    base = dict(engine="hibari", max_text_chars=5000, max_response_bytes=15_000_000, cache_dir=None,
+                cache_max_bytes=0, output_dir=None)
+    base.update(overrides)
+    return Settings(**base)
+
+
+@pytest.fixture
+def service(engine, tmp_path):
+    return TTSService(engine, AudioCache(str(tmp_path / "cache"), 0), make_settings())
+
+
+def decode(result: dict) -> tuple[np.ndarray, int]:
+    """The output's audio as float samples and the rate the file itself declares."""
+    data = base64.b64decode(result["audio_base64"])
+    assert len(data) == result["size_bytes"]
+    if result["format"] == "pcm":
+        return np.frombuffer(data, "<i2").astype(np.float32) / 32768, result["sample_rate"]
+    samples, rate = sf.read(io.BytesIO(data), dtype="float32")
+    return samples, rate
+
+
+def rms_db(samples: np.ndarray) -> float:
+    return 20 * np.log10(np.sqrt(np.mean(np.square(samples, dtype=np.float64))) + 1e-12)

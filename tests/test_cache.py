@@ -1,0 +1,120 @@
+import multiprocessing as mp
+import os
+import time
+
+from cache import AudioCache, cache_key, default_cache_dir
+from cache.store import _decode
+
+
+def payload(i: int, size: int = 2000) -> bytes:
+    return bytes([i % 256]) * size
+
+
+def test_key_is_canonical_and_sensitive_to_every_field():
+    a = cache_key({"text": "Hi", "speed": 1.0, "voice": "heart"})
+    assert a == cache_key({"voice": "heart", "speed": 1.0, "text": "Hi"})  # order does not matter
+    assert len(a) == 64
+    assert a != cache_key({"text": "hi", "speed": 1.0, "voice": "heart"})  # case matters
+    assert a != cache_key({"text": "Hi", "speed": 1.01, "voice": "heart"})
+
+
+def test_put_get_roundtrip_with_meta(tmp_path):
+    c = AudioCache(str(tmp_path), 0)
+    assert c.get("ab" * 32) is None
+    assert c.put("ab" * 32, b"audio bytes", {"duration_ms": 5})
+    e = c.get("ab" * 32)
+    assert (e.data, e.meta) == (b"audio bytes", {"duration_ms": 5})
+    assert (c.hits, c.misses, c.writes) == (1, 1, 1)
+    assert os.path.isfile(tmp_path / "ab" / ("ab" * 32 + ".tts"))
+
+
+def test_truncated_or_corrupt_entries_are_misses_and_get_rewritten(tmp_path):
+    c = AudioCache(str(tmp_path), 0)
+    key = "cd" * 32
+    c.put(key, payload(1), {"m": 1})
+    path = tmp_path / "cd" / (key + ".tts")
+    blob = path.read_bytes()
+    path.write_bytes(blob[:-10])                      # truncated
+    assert c.get(key) is None
+    flipped = bytearray(blob)
+    flipped[-1] ^= 0xFF                               # same length, one bit rotten
+    path.write_bytes(bytes(flipped))
+    assert c.get(key) is None
+    path.write_bytes(b"garbage")
+    assert c.get(key) is None
+    assert c.put(key, payload(1), {"m": 1})
+    assert c.get(key).data == payload(1)
+
+
+def test_an_unusable_directory_never_raises(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    c = AudioCache(str(blocker / "cache"), 1000)      # mkdir under a file fails even for root
+    assert c.put("ef" * 32, b"x", {}) is False
+    assert c.get("ef" * 32) is None
+    assert c.errors == 2                              # both logged, neither raised
+    stats = c.stats()
+    assert stats["writable"] is False and stats["entries"] == 0
+
+
+def test_lru_eviction_keeps_recently_used_entries_under_the_cap(tmp_path):
+    big = AudioCache(str(tmp_path), 10**9)
+    keys = [f"{i:02x}" * 32 for i in range(5)]
+    for i, k in enumerate(keys):
+        big.put(k, payload(i), {})
+    now = time.time()
+    for i, k in enumerate(keys):                       # entry i last used (100 - i) seconds ago
+        os.utime(tmp_path / k[:2] / (k + ".tts"), (now - 100 + i, now - 100 + i))
+    assert big.get(keys[0]) is not None                # the oldest becomes the most recently used
+    small = AudioCache(str(tmp_path), 7000)
+    new = "ff" * 32
+    small.put(new, payload(9), {})
+    left = {k for k in keys + [new] if (tmp_path / k[:2] / (k + ".tts")).exists()}
+    assert left == {keys[0], new}
+    assert small.stats()["bytes"] <= 7000
+    assert small.evictions == 4
+
+
+def test_entries_larger_than_the_whole_cap_are_not_stored(tmp_path):
+    c = AudioCache(str(tmp_path), 100)
+    assert c.put("aa" * 32, payload(1, 500), {}) is False
+    assert c.stats()["entries"] == 0
+
+
+def _writer(directory: str, key: str, marker: int, rounds: int) -> None:
+    c = AudioCache(directory, 0)
+    for i in range(rounds):
+        c.put(key, payload(marker, 50_000 + 7 * i), {"writer": marker})
+
+
+def test_two_processes_writing_one_key_never_leave_a_corrupt_file(tmp_path):
+    key = "12" * 32
+    path = tmp_path / "12" / (key + ".tts")
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), key, m, 150)) for m in (1, 2)]
+    for pr in procs:
+        pr.start()
+    seen = 0
+    while any(pr.is_alive() for pr in procs):
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        entry = _decode(blob)
+        assert entry is not None, "a reader saw a partial or mixed entry"
+        assert set(entry.data) == {entry.meta["writer"]}
+        seen += 1
+    for pr in procs:
+        pr.join()
+        assert pr.exitcode == 0
+    assert seen > 0
+    assert _decode(path.read_bytes()) is not None
+    assert [f for f in os.listdir(path.parent) if f.startswith(".tmp-")] == []
+
+
+def test_default_dir_prefers_a_writable_runpod_volume(tmp_path, monkeypatch):
+    volume = tmp_path / "runpod-volume"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir(str(volume)) == str(tmp_path / "xdg" / "runpod-tts-worker")
+    volume.mkdir()
+    assert default_cache_dir(str(volume)) == str(volume / "tts-cache")

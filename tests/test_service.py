@@ -1,0 +1,170 @@
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from cache import AudioCache
+from tests.conftest import decode, make_settings, rms_db
+from tts.service import TTSService
+
+SENTENCE = "The quick brown fox jumps over the lazy dog."
+
+
+@pytest.mark.parametrize("fmt, mimetype, rate", [
+    ("wav", "audio/wav", 24000), ("mp3", "audio/mpeg", 24000), ("ogg", "audio/ogg", 48000),
+    ("flac", "audio/flac", 44100), ("pcm", "audio/pcm", 16000), ("mp3", "audio/mpeg", 8000),
+])
+def test_every_format_is_real_decodable_speech(service, fmt, mimetype, rate):
+    out = service.handle({"text": SENTENCE, "format": fmt, "sample_rate": rate})
+    assert "error" not in out, out
+    samples, file_rate = decode(out)
+    assert (out["format"], out["mimetype"], out["sample_rate"], file_rate) == (fmt, mimetype, rate, rate)
+    seconds = len(samples) / rate
+    assert 1.5 < seconds < 6.0
+    assert abs(seconds * 1000 - out["duration_ms"]) < 80   # codec padding at most
+    assert rms_db(samples) > -35                           # speech, not silence
+    assert np.max(np.abs(samples)) <= 1.0
+
+
+def test_output_fields(service):
+    out = service.handle({"text": SENTENCE})
+    assert set(out) == {"audio_base64", "mimetype", "format", "sample_rate", "duration_ms", "size_bytes",
+                        "cache_hit", "cache_key", "engine", "model", "voice", "device", "generation_time_ms",
+                        "chunks_processed"}
+    assert (out["engine"], out["model"], out["voice"], out["device"]) == ("hibari", "hibari-tts", "heart", "cpu")
+    assert re.fullmatch(r"[0-9a-f]{64}", out["cache_key"])
+    assert out["generation_time_ms"] > 0 and out["chunks_processed"] == 1
+
+
+def test_miss_then_hit_with_whitespace_different_text_and_the_hit_skips_the_engine(service, tmp_path):
+    first = service.handle({"text": SENTENCE, "format": "mp3"})
+    synthesized = service.counts["synthesized"]
+    second = service.handle({"text": "  The quick brown fox\n jumps over   the lazy dog. ", "format": "mp3"})
+    assert (first["cache_hit"], second["cache_hit"]) == (False, True)
+    assert second["audio_base64"] == first["audio_base64"] and second["cache_key"] == first["cache_key"]
+    assert service.counts["synthesized"] == synthesized     # the engine never ran for the hit
+    files = [f for _, _, fs in os.walk(tmp_path / "cache") for f in fs]
+    assert files == [first["cache_key"] + ".tts"]
+
+
+@pytest.mark.parametrize("change", [
+    {"text": SENTENCE.lower()}, {"format": "wav"}, {"sample_rate": 16000}, {"speed": 1.1}, {"seed": 7},
+    {"max_audio_length_ms": 1000},
+])
+def test_any_audio_changing_field_is_a_miss(service, change):
+    base = {"text": SENTENCE, "format": "mp3"}
+    first = service.handle(base)
+    changed = service.handle({**base, **change})
+    assert changed["cache_hit"] is False and changed["cache_key"] != first["cache_key"]
+
+
+def test_cache_false_bypasses_lookup_and_store(service, tmp_path):
+    out = service.handle({"text": SENTENCE, "cache": False})
+    again = service.handle({"text": SENTENCE, "cache": False})
+    assert (out["cache_hit"], again["cache_hit"]) == (False, False)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_same_seed_same_audio_other_seed_other_audio(service):
+    a = service.handle({"text": SENTENCE, "seed": 3, "cache": False})
+    b = service.handle({"text": SENTENCE, "seed": 3, "cache": False})
+    c = service.handle({"text": SENTENCE, "seed": 4, "cache": False})
+    assert a["audio_base64"] == b["audio_base64"] != c["audio_base64"]
+
+
+def test_a_corrupt_cache_entry_is_regenerated(service, tmp_path):
+    first = service.handle({"text": SENTENCE})
+    key = first["cache_key"]
+    path = tmp_path / "cache" / key[:2] / (key + ".tts")
+    path.write_bytes(path.read_bytes()[:100])
+    second = service.handle({"text": SENTENCE})
+    assert second["cache_hit"] is False and second["audio_base64"] == first["audio_base64"]
+    assert service.handle({"text": SENTENCE})["cache_hit"] is True
+
+
+def test_an_unwritable_cache_still_serves(engine, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    svc = TTSService(engine, AudioCache(str(blocker / "cache"), 10**6), make_settings())
+    for _ in range(2):
+        out = svc.handle({"text": SENTENCE, "format": "mp3"})
+        assert "error" not in out and out["cache_hit"] is False
+        assert rms_db(decode(out)[0]) > -35
+
+
+def test_speed_changes_duration(service):
+    normal = service.handle({"text": SENTENCE})["duration_ms"]
+    fast = service.handle({"text": SENTENCE, "speed": 1.6})["duration_ms"]
+    slow = service.handle({"text": SENTENCE, "speed": 0.6})["duration_ms"]
+    assert slow > normal * 1.3 and fast < normal * 0.8
+
+
+def test_long_text_is_chunked_and_joined_with_short_pauses(service):
+    sentences = [f"This is sentence number {i}, and it has a few more words to say." for i in range(1, 31)]
+    out = service.handle({"text": " ".join(sentences), "format": "wav"})
+    assert "error" not in out
+    assert out["chunks_processed"] >= 4
+    samples, rate = decode(out)
+    assert len(samples) / rate > 30
+    # Pauses between sentences exist but none is long: silence runs of 10 ms frames under -45 dBFS.
+    frames = samples[: len(samples) // 240 * 240].reshape(-1, 240)
+    quiet = np.sqrt(np.mean(frames**2, axis=1)) < 10 ** (-45 / 20)
+    runs, run = [], 0
+    for q in quiet:
+        if q:
+            run += 1
+        elif run:
+            runs.append(run)
+            run = 0
+    inner = runs[1:]  # the first run is the leading silence
+    assert len(inner) >= 25 and max(inner) * 10 <= 600
+
+
+def test_max_audio_length_ms_caps_the_output_and_stops_early(service):
+    long_text = " ".join(["Here is one more sentence to read."] * 20)
+    full = service.handle({"text": long_text, "cache": False})
+    capped = service.handle({"text": long_text, "cache": False, "max_audio_length_ms": 3000})
+    assert capped["duration_ms"] == 3000 and len(decode(capped)[0]) == 3 * 24000
+    assert capped["chunks_processed"] < full["chunks_processed"]
+
+
+def test_oversized_response_is_a_clear_error_and_the_worker_goes_on(engine, tmp_path):
+    svc = TTSService(engine, AudioCache(str(tmp_path), 0), make_settings(max_response_bytes=150_000))
+    out = svc.handle({"text": SENTENCE * 3, "format": "wav"})
+    assert set(out) == {"error"}
+    assert re.fullmatch(r"output: the response would be 0\.\d\d MB \(\d+ s of wav at 24000 Hz\), over the 0\.15 MB "
+                        r"limit \(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB\); ask for format \"mp3\" or "
+                        r"\"ogg\" \(a tenth of the size\), shorter text or a lower sample_rate", out["error"])
+    small = svc.handle({"text": SENTENCE * 3, "format": "mp3"})
+    assert "error" not in small and len(json.dumps(small)) <= 150_000
+    huge = svc.handle({"text": SENTENCE * 20, "format": "mp3"})
+    assert huge["error"].endswith("ask for shorter text or a lower sample_rate")
+
+
+def test_bad_input_returns_an_error_and_the_next_job_works(service):
+    assert service.handle({"text": "Hi", "speed": 9}) == {"error": "speed: must be a number from 0.5 to 2.0; got 9"}
+    assert "audio_base64" in service.handle({"text": "Hi"})
+    assert service.counts["failed"] == 1
+
+
+def test_health_and_list_voices(service):
+    service.handle({"text": SENTENCE})
+    service.handle({"text": SENTENCE})
+    health = service.handle({"action": "health"})
+    assert (health["status"], health["engine"], health["model"], health["device"]) == ("ok", "hibari", "hibari-tts", "cpu")
+    assert "heart" in health["voices"] and health["sample_rate"] == 24000
+    assert health["cache"]["entries"] == 1 and health["cache"]["hits"] == 1
+    assert health["counts"]["cache_hits"] == 1 and health["counts"]["synthesized"] == 1
+    voices = service.handle({"endpoint": "list_voices"})
+    assert voices["default_voice"] == "heart"
+    by_name = {v["name"]: v for v in voices["voices"]}
+    assert by_name["heart"]["installed"] is True and by_name["heart"]["language"] == "en-US"
+    assert {"heart", "emma", "fenrir", "fable", "kore"} <= set(by_name)
+
+
+def test_local_copy_is_written_when_output_dir_is_set(engine, tmp_path):
+    svc = TTSService(engine, AudioCache(str(tmp_path / "c"), 0), make_settings(output_dir=str(tmp_path / "out")))
+    out = svc.handle({"text": SENTENCE, "format": "flac"}, job_id="job/1")
+    assert (tmp_path / "out" / "job_1.flac").read_bytes() == __import__("base64").b64decode(out["audio_base64"])
