@@ -115,10 +115,11 @@ class TTSService:
             "generation_time_ms": total_ms,
             "chunks_processed": meta["chunks_processed"],
         }
-        log.info("job=%s engine=%s voice=%s chars=%d chunks=%d format=%s rate=%d cache=%s audio_ms=%d bytes=%d "
-                 "%s total_ms=%.1f", job_id, self.engine.name, r.voice, len(r.text), meta["chunks_processed"],
-                 r.format, r.sample_rate, "hit" if entry else ("miss" if r.cache else "off"), meta["duration_ms"],
-                 len(data), " ".join(f"{k}={v:.1f}" for k, v in timings.items()), total_ms)
+        timings["total_ms"] = total_ms
+        log.info("job=%s engine=%s voice=%s chars=%d chunks=%d format=%s rate=%d cache=%s audio_ms=%d bytes=%d %s",
+                 job_id, self.engine.name, r.voice, len(r.text), meta["chunks_processed"], r.format, r.sample_rate,
+                 "hit" if entry else ("miss" if r.cache else "off"), meta["duration_ms"], len(data),
+                 " ".join(f"{k}={v:.1f}" for k, v in timings.items()))
         too_big = self._oversize(result)
         if too_big:
             self.counts["failed"] += 1

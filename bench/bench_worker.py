@@ -1,0 +1,173 @@
+"""Worker benchmarks; prints one JSON object.
+
+    python -m bench.bench_worker            # all: hit latency, miss overhead, cold start
+    python -m bench.bench_worker --only hit
+
+Figures (goals from the worker's issue):
+  hit:   cache hit of a ~10 s mp3, in-process handler and through the SDK's local API (goal p50 <= 3 ms)
+  miss:  worker end to end on a miss / raw engine on the same text (goal <= 1.15), per format
+  cold:  process start -> engine ready, and -> first job answered (goal engine ready <= 1.5 s)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+# About ten seconds of speech.
+TEXT = ("The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore. "
+        "On the third of March, many people paid to hear it read aloud at half past seven.")
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(q * len(values)))], 3)
+
+
+def summary(values: list[float]) -> dict:
+    return {"p50_ms": pct(values, 0.5), "p95_ms": pct(values, 0.95), "n": len(values)}
+
+
+def bench_hit(service, n: int) -> dict:
+    request = {"text": TEXT, "format": "mp3"}
+    first = service.handle(request)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        out = service.handle(request)
+        times.append((time.perf_counter() - t) * 1e3)
+        assert out["cache_hit"]
+    result = {"audio_ms": first["duration_ms"], "mp3_bytes": first["size_bytes"], "in_process": summary(times)}
+    result["local_api_runsync"] = bench_hit_api(request, n)
+    return result
+
+
+def bench_hit_api(request: dict, n: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
+        env.update(CACHE_DIR=os.path.join(tmp, "cache"), RUNPOD_SKIP_AUTO_SYSTEM_CHECKS="true")
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py"), "--rp_serve_api",
+                                 "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port)],
+                                cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_port(port, proc, 90)
+            url = f"http://127.0.0.1:{port}/runsync"
+            body = json.dumps({"input": request}).encode()
+            _post(url, body)
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                out = _post(url, body)
+                times.append((time.perf_counter() - t) * 1e3)
+                assert out["output"]["cache_hit"]
+            return summary(times)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def bench_miss(service, n: int) -> dict:
+    engine = service.engine
+    raw_model = engine._load(engine.default_voice)  # the hibari model the engine wraps
+    raw = []
+    for _ in range(n):
+        t = time.perf_counter()
+        raw_model(TEXT, speed=1.0, seed=0)
+        raw.append((time.perf_counter() - t) * 1e3)
+    out = {"raw_engine": summary(raw)}
+    for fmt in ("wav", "mp3", "ogg", "flac"):
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            result = service.handle({"text": TEXT, "format": fmt, "cache": False})
+            times.append((time.perf_counter() - t) * 1e3)
+            assert "error" not in result
+        s = summary(times)
+        s["ratio_to_raw_p50"] = round(s["p50_ms"] / out["raw_engine"]["p50_ms"], 3)
+        out[f"worker_{fmt}"] = s
+    return out
+
+
+def bench_cold(runs: int) -> dict:
+    ready, first_job = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copy(os.path.join(ROOT, "test_input.json"), tmp)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
+            env.update(CACHE_DIR=os.path.join(tmp, "cache"), PYTHONUNBUFFERED="1")
+            t = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp, env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for line in proc.stdout:
+                if "ready in" in line and not ready[len(first_job):]:
+                    ready.append(time.perf_counter() - t)
+            proc.wait()
+            first_job.append(time.perf_counter() - t)
+            assert proc.returncode == 0
+    return {"engine_ready_s": {"p50": pct(ready, 0.5), "max": round(max(ready), 3)},
+            "first_job_done_s": {"p50": pct(first_job, 0.5), "max": round(max(first_job), 3)}, "runs": runs}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("local API did not start")
+
+
+def _post(url: str, body: bytes) -> dict:
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["hit", "miss", "cold"])
+    parser.add_argument("-n", type=int, default=200, help="requests per hit measurement")
+    args = parser.parse_args()
+    import logging
+
+    logging.disable(logging.INFO)  # one log line per job would swamp the figures
+    from tts.config import Settings
+    from tts.service import build_service
+
+    report: dict = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+    if args.only in (None, "cold"):
+        report["cold_start"] = bench_cold(5)
+    if args.only in (None, "hit", "miss"):
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings.from_env()
+            settings = type(settings)(**{**settings.__dict__, "cache_dir": tmp, "output_dir": None})
+            service = build_service(settings)
+            if args.only in (None, "hit"):
+                report["cache_hit"] = bench_hit(service, args.n)
+            if args.only in (None, "miss"):
+                report["miss"] = bench_miss(service, 15)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
