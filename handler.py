@@ -3,8 +3,10 @@
     python handler.py                      # run once on ./test_input.json, audio written to ./output/
     python handler.py --rp_serve_api       # local HTTP API: POST /runsync, /run, /status/{id}
 """
+import importlib
 import os
 import sys
+import threading
 
 from tts.logs import setup_logging
 
@@ -16,6 +18,11 @@ if __name__ == "__main__" and not os.environ.get("RUNPOD_WEBHOOK_GET_JOB") and "
 
 setup_logging()
 
+if __name__ == "__main__":
+    # `import runpod` takes ~1 s (py-cpuinfo probes the CPU in a subprocess): overlap it with the engine load.
+    _sdk_import = threading.Thread(target=importlib.import_module, args=("runpod",), daemon=True)
+    _sdk_import.start()
+
 from tts.service import build_service  # noqa: E402  (after logging is configured)
 
 SERVICE = build_service()
@@ -26,6 +33,7 @@ def handler(job: dict) -> dict:
 
 
 if __name__ == "__main__":
+    _sdk_import.join()
     import runpod
 
     runpod.serverless.start({"handler": handler})
