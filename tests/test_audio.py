@@ -5,6 +5,7 @@ import pytest
 import soundfile as sf
 
 from tts import audio
+from tts.assemble import MARGIN_MS, Assembler
 
 SR = 24000
 
@@ -14,45 +15,11 @@ def tone(seconds=1.0, freq=440.0, amp=0.5, sr=SR):
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
-@pytest.mark.parametrize("fmt", ["wav", "flac", "mp3", "ogg"])
-def test_every_container_format_decodes_at_the_right_rate_and_length(fmt):
-    data = audio.encode(tone(2.0), SR, fmt)
-    samples, rate = sf.read(io.BytesIO(data), dtype="float32")
-    assert rate == SR
-    assert abs(len(samples) / rate - 2.0) < 0.08  # codec priming/padding only
-    assert np.sqrt(np.mean(samples**2)) > 0.2   # a 0.5-amplitude tone, not silence
-
-
-def test_pcm_is_raw_little_endian_int16():
-    data = audio.encode(np.array([0.0, 0.5, -0.5, 1.0, -1.0], np.float32), SR, "pcm")
-    assert np.frombuffer(data, "<i2").tolist() == [0, 16384, -16384, 32767, -32767]
-
-
-def test_loud_samples_saturate_instead_of_wrapping_around():
-    loud = np.array([1.7, -1.9, 1.0001], np.float32)
-    assert audio.to_pcm16(loud).tolist() == [32767, -32767, 32767]
-    samples, _ = sf.read(io.BytesIO(audio.encode(loud, SR, "wav")), dtype="int16")
-    assert samples.tolist() == [32767, -32767, 32767]
-
-
-@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
-def test_resample_keeps_duration_and_pitch(rate):
-    out = audio.resample(tone(1.0, 440.0), SR, rate)
-    assert len(out) == rate
-    spectrum = np.abs(np.fft.rfft(out))
-    peak_hz = np.argmax(spectrum) * rate / len(out)
-    assert abs(peak_hz - 440.0) < 2
-
-
-def test_join_puts_one_even_pause_between_chunks_whatever_their_edge_silence():
-    quiet = np.zeros(SR // 2, np.float32)
-    a = np.concatenate([quiet, tone(0.5), quiet])
-    b = np.concatenate([quiet[: SR // 10], tone(0.5), quiet[: SR // 10]])
-    joined = audio.join([a, b], SR, pause_ms=200, margin_ms=60)
-    lo, hi = audio.silence_edges(joined, SR)
-    # Leading silence of the first chunk and trailing silence of the last are kept as they were.
-    assert lo == SR // 2 and len(joined) - hi == SR // 10
-    assert abs(longest_silence(joined[lo:hi]) / SR - (0.2 + 2 * 0.06)) < 0.02
+def encode(pieces, fmt, out_rate=SR, pause_ms=200, limit_ms=None):
+    a = Assembler(SR, out_rate, fmt, pause_ms, limit_ms)
+    for p in pieces:
+        a.add(p)
+    return a.finish()
 
 
 def longest_silence(x):
@@ -63,7 +30,77 @@ def longest_silence(x):
     return best
 
 
-def test_join_of_one_part_is_that_part_and_of_none_is_empty():
-    a = tone(0.1)
-    assert audio.join([a], SR, 200) is a
-    assert len(audio.join([], SR, 200)) == 0
+@pytest.mark.parametrize("fmt", ["wav", "flac", "mp3", "ogg"])
+def test_every_container_format_decodes_at_the_right_rate_and_length(fmt):
+    data, n = encode([tone(2.0)], fmt)
+    assert n == 2 * SR
+    samples, rate = sf.read(io.BytesIO(data), dtype="float32")
+    assert rate == SR
+    assert abs(len(samples) / rate - 2.0) < 0.08  # codec priming/padding only
+    assert np.sqrt(np.mean(samples**2)) > 0.2   # a 0.5-amplitude tone, not silence
+
+
+def test_pcm_is_raw_little_endian_int16():
+    data, n = encode([np.array([0.0, 0.5, -0.5, 1.0, -1.0], np.float32)], "pcm")
+    assert n == 5 and np.frombuffer(data, "<i2").tolist() == [0, 16384, -16384, 32767, -32767]
+
+
+def test_loud_samples_saturate_instead_of_wrapping_around():
+    loud = np.array([1.7, -1.9, 1.0001], np.float32)
+    assert audio.to_pcm16(loud).tolist() == [32767, -32767, 32767]
+    samples, _ = sf.read(io.BytesIO(encode([loud], "wav")[0]), dtype="int16")
+    assert samples.tolist() == [32767, -32767, 32767]
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
+def test_resample_keeps_duration_and_pitch(rate):
+    out = audio.resample(tone(1.0, 440.0), SR, rate)
+    assert len(out) == rate
+    peak_hz = np.argmax(np.abs(np.fft.rfft(out))) * rate / len(out)
+    assert abs(peak_hz - 440.0) < 2
+
+
+def test_encoded_output_at_another_rate(tmp_path):
+    data, n = encode([tone(1.0), tone(1.0)], "flac", out_rate=16000)
+    samples, rate = sf.read(io.BytesIO(data))
+    assert rate == 16000 and len(samples) == n
+    assert abs(n / 16000 - (2.0 + 0.2)) < 0.01
+
+
+def test_pieces_are_joined_with_one_even_pause_whatever_their_edge_silence():
+    quiet = np.zeros(SR // 2, np.float32)
+    a = np.concatenate([quiet, tone(0.5), quiet])
+    b = np.concatenate([quiet[: SR // 10], tone(0.5), quiet[: SR // 10]])
+    data, _ = encode([a, b], "pcm", pause_ms=200)
+    joined = np.frombuffer(data, "<i2").astype(np.float32) / 32768
+    lo, hi = audio.silence_edges(joined, SR)
+    # The first piece's leading and the last piece's trailing silence are kept as they were.
+    assert lo == SR // 2 and len(joined) - hi == SR // 10
+    assert abs(longest_silence(joined[lo:hi]) / SR - (0.2 + 2 * MARGIN_MS / 1000)) < 0.02
+
+
+def test_a_length_limit_cuts_with_a_fade_and_reports_full():
+    a = Assembler(SR, SR, "pcm", 200, limit_ms=1500)
+    a.add(tone(1.0))
+    assert not a.full
+    a.add(tone(1.0, amp=0.9))
+    assert a.full
+    a.add(tone(1.0))  # ignored
+    data, n = a.finish()
+    samples = np.frombuffer(data, "<i2")
+    assert n == len(samples) == int(1.5 * SR)
+    assert abs(int(samples[-1])) < 200 and np.abs(samples[-SR // 10:-SR // 50]).max() > 10000
+
+
+def test_an_all_silent_piece_is_kept_whole():
+    data, n = encode([np.zeros(SR, np.float32)], "pcm")
+    assert n == SR and not np.frombuffer(data, "<i2").any()
+
+
+def test_an_encoder_failure_is_raised_to_the_caller_and_does_not_hang():
+    a = Assembler(SR, 10000, "mp3", 200)  # MP3 cannot take 10 kHz (the request parser refuses it first)
+    with pytest.raises(sf.LibsndfileError, match="only supports sample rates"):
+        for _ in range(3):
+            a.add(tone(0.5))
+        a.finish()
+    a.abort()  # what the service does after a failure: returns at once

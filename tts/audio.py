@@ -1,7 +1,6 @@
-"""Audio helpers: joining chunks, resampling and in-memory encoding."""
+"""Audio formats and sample-level helpers: silence detection, resampling, PCM conversion."""
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,30 +44,6 @@ def silence_edges(audio: np.ndarray, sample_rate: int, threshold_db: float = -45
     return int(loud[0]) * frame, min(len(audio), (int(loud[-1]) + 1) * frame)
 
 
-def join(parts: list[np.ndarray], sample_rate: int, pause_ms: int, margin_ms: int = 60) -> np.ndarray:
-    """Concatenate chunks with one even pause between them.
-
-    Each seam's own leading/trailing silence is trimmed to margin_ms first, so the gap between
-    sentences is the same whatever silence the engine left around each chunk."""
-    parts = [p for p in parts if len(p)]
-    if len(parts) <= 1:
-        return parts[0] if parts else np.zeros(0, np.float32)
-    margin = sample_rate * margin_ms // 1000
-    pause = np.zeros(sample_rate * pause_ms // 1000, np.float32)
-    out: list[np.ndarray] = []
-    last = len(parts) - 1
-    for i, part in enumerate(parts):
-        lo, hi = silence_edges(part, sample_rate)
-        if hi <= lo:  # a silent chunk keeps its length: it is deliberate silence
-            lo, hi = 0, len(part)
-        start = 0 if i == 0 else max(0, lo - margin)
-        end = len(part) if i == last else min(len(part), hi + margin)
-        out.append(part[start:end])
-        if i != last:
-            out.append(pause)
-    return np.concatenate(out).astype(np.float32, copy=False)
-
-
 def resample(audio: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     """Band-limited resampling with torchaudio (imported on first use: most requests need none)."""
     if orig_rate == new_rate or len(audio) == 0:
@@ -85,28 +60,15 @@ def to_pcm16(audio: np.ndarray) -> np.ndarray:
     return np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
 
 
-def encode(audio: np.ndarray, sample_rate: int, fmt: str) -> bytes:
-    """Mono float32 audio to the bytes of one of FORMATS."""
-    if fmt == "pcm":
-        return to_pcm16(audio).tobytes()
-    buf = io.BytesIO()
-    if fmt == "wav":
-        sf.write(buf, to_pcm16(audio), sample_rate, format="WAV", subtype="PCM_16")
-    elif fmt == "flac":
-        sf.write(buf, to_pcm16(audio), sample_rate, format="FLAC", subtype="PCM_16")
-    elif fmt == "mp3":
-        sf.write(buf, np.clip(audio, -1.0, 1.0), sample_rate, format="MP3", subtype="MPEG_LAYER_III",
-                 bitrate_mode="VARIABLE", compression_level=MP3_COMPRESSION)
-    elif fmt == "ogg":
-        sf.write(buf, np.clip(audio, -1.0, 1.0), sample_rate, format="OGG", subtype="OPUS")
-    else:
-        raise ValueError(f"unknown format {fmt!r}")
-    return buf.getvalue()
-
-
-# libsndfile maps 0..1 onto LAME's VBR quality (0 = best). 0.5 gives ~45 kbit/s for 24 kHz speech,
-# a eighth of the WAV size, and VBR encodes ~25 % faster than constant bitrate.
-MP3_COMPRESSION = 0.5
+# How soundfile writes each container format (pcm is raw samples, no container).
+SOUNDFILE_ARGS: dict[str, dict] = {
+    "wav": {"format": "WAV", "subtype": "PCM_16"},
+    "flac": {"format": "FLAC", "subtype": "PCM_16"},
+    # libsndfile maps compression_level 0..1 onto LAME's VBR quality (0 = best). 0.5 gives ~45 kbit/s
+    # for 24 kHz speech, an eighth of the WAV size; VBR encodes ~25 % faster than constant bitrate.
+    "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "bitrate_mode": "VARIABLE", "compression_level": 0.5},
+    "ogg": {"format": "OGG", "subtype": "OPUS"},
+}
 
 
 def duration_ms(num_samples: int, sample_rate: int) -> int:

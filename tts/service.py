@@ -8,18 +8,15 @@ import os
 import time
 import traceback
 
-import numpy as np
-
 from cache import AudioCache, cache_key, default_cache_dir
 from tts import audio, text
+from tts.assemble import Assembler
 from tts.config import Settings
 from tts.engines import Engine, load_engine
 from tts.errors import EngineError, InputError
 from tts.request import ActionRequest, SynthesisRequest, parse
 
 log = logging.getLogger("tts.service")
-
-FADE_MS = 20  # fade-out where max_audio_length_ms cuts speech, so the cut does not click
 
 
 class TTSService:
@@ -131,26 +128,27 @@ class TTSService:
     def _generate(self, r: SynthesisRequest) -> tuple[bytes, dict, dict]:
         e = self.engine
         t = time.perf_counter()
-        chunks = text.chunk(r.text, e.max_chunk_chars)
-        limit = None if r.max_audio_length_ms is None else e.sample_rate * r.max_audio_length_ms // 1000
-        parts, produced = [], 0
-        for piece in chunks:
-            part = e.synthesize(piece, r)
-            parts.append(part)
-            produced += len(part)
-            if limit is not None and produced >= limit:
-                break  # the rest would be cut anyway
+        out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms)
+        chunks_done = 0
+        try:
+            for chunk in text.chunk(r.text, e.max_chunk_chars):
+                if out.full:
+                    break  # the rest would be cut anyway
+                for piece in e.synthesize(chunk, r):
+                    out.add(piece)
+                    if out.full:
+                        break
+                chunks_done += 1
+            timings = {"synth_ms": _ms(t)}
+            t = time.perf_counter()
+            data, samples = out.finish()
+        except BaseException:
+            out.abort()
+            raise
+        timings["encode_wait_ms"] = _ms(t)  # encoding overlaps synthesis: this is what is left after it
         self.counts["synthesized"] += 1
-        self.counts["chunks_synthesized"] += len(parts)
-        wave = audio.join(parts, e.sample_rate, e.pause_ms)
-        if limit is not None and len(wave) > limit:
-            wave = _fade_out(wave[:limit], e.sample_rate * FADE_MS // 1000)
-        timings = {"synth_ms": _ms(t)}
-        t = time.perf_counter()
-        wave = audio.resample(wave, e.sample_rate, r.sample_rate)
-        data = audio.encode(wave, r.sample_rate, r.format)
-        timings["encode_ms"] = _ms(t)
-        meta = {"duration_ms": audio.duration_ms(len(wave), r.sample_rate), "chunks_processed": len(parts)}
+        self.counts["chunks_synthesized"] += chunks_done
+        meta = {"duration_ms": audio.duration_ms(samples, r.sample_rate), "chunks_processed": chunks_done}
         return data, meta, timings
 
     def _oversize(self, result: dict) -> str | None:
@@ -183,14 +181,6 @@ class TTSService:
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
-
-
-def _fade_out(wave: np.ndarray, n: int) -> np.ndarray:
-    n = min(n, len(wave))
-    if n:
-        wave = wave.copy()
-        wave[-n:] *= np.linspace(1.0, 0.0, n, dtype=np.float32)
-    return wave
 
 
 def build_service(settings: Settings | None = None) -> TTSService:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -34,12 +34,13 @@ class Engine(Protocol):
     speakers: range           # allowed `speaker` values
     languages: tuple[str, ...]  # primary language subtags accepted, e.g. ("en",)
     max_chunk_chars: int      # text is cut into chunks of at most this many characters
-    pause_ms: int             # silence between chunks (and sentences) when joined
+    pause_ms: int             # silence between the pieces synthesize() yields, when joined
 
     def voices(self) -> list[VoiceInfo]:
         """Every voice this engine knows, installed or not."""
         ...
 
-    def synthesize(self, text: str, request: "SynthesisRequest") -> np.ndarray:
-        """One chunk of normalized text to mono float32 audio in [-1, 1] at `sample_rate`."""
+    def synthesize(self, text: str, request: "SynthesisRequest") -> Iterator[np.ndarray]:
+        """One chunk of normalized text to mono float32 audio in [-1, 1] at `sample_rate`, yielded in
+        pieces (a sentence, say) as each is ready; the service joins them with `pause_ms` between."""
         ...

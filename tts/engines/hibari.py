@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Iterator
 
 import numpy as np
 
-from tts import audio
 from tts.engines.base import VoiceInfo
 from tts.errors import InputError
 
@@ -19,7 +19,8 @@ log = logging.getLogger("tts.engine.hibari")
 
 def _threads() -> int:
     raw = os.environ.get("HIBARI_THREADS", "").strip()
-    return max(1, int(raw)) if raw.isdigit() else max(1, min(4, os.cpu_count() or 1))
+    # One thread by default: a second one gains ~6 % here, and the encoder thread uses the other core.
+    return max(1, int(raw)) if raw.isdigit() else 1
 
 
 class HibariEngine:
@@ -83,8 +84,8 @@ class HibariEngine:
             for name, meta in self._registry.items()
         ]
 
-    def synthesize(self, text: str, request) -> np.ndarray:
+    def synthesize(self, text: str, request) -> Iterator[np.ndarray]:
         model = self._load(request.voice)
         rng = np.random.default_rng(request.seed)
-        parts = [model.from_ids(model.ids(ps), request.speed, rng) for ps in model.phonemize(text)]
-        return audio.join(parts, self.sample_rate, self.pause_ms)
+        for phonemes in model.phonemize(text):  # one piece per sentence
+            yield model.from_ids(model.ids(phonemes), request.speed, rng)

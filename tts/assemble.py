@@ -1,0 +1,121 @@
+"""Assembler: the engine's audio pieces -> one encoded file, encoded while synthesis goes on.
+
+Pieces are joined with one even pause (each seam's own edge silence trimmed to a margin first, so
+the gap between sentences does not depend on how much silence the engine left around them), cut at
+an optional length limit, resampled and encoded on a second thread: on a CPU engine MP3/Opus
+encoding costs about as much as synthesis, and overlapping them hides most of it."""
+from __future__ import annotations
+
+import io
+import queue
+import threading
+
+import numpy as np
+import soundfile as sf
+
+from tts import audio
+
+MARGIN_MS = 60   # silence kept on each side of a seam, before the pause
+FADE_MS = 20     # fade-out where a length limit cuts speech, so the cut does not click
+_DONE = object()
+
+
+class Assembler:
+    def __init__(self, native_rate: int, out_rate: int, fmt: str, pause_ms: int, limit_ms: int | None = None):
+        self.native_rate = native_rate
+        self.pause = np.zeros(native_rate * pause_ms // 1000, np.float32)
+        self.margin = native_rate * MARGIN_MS // 1000
+        self.limit = None if limit_ms is None else native_rate * limit_ms // 1000
+        self.pieces = 0
+        self._emitted = 0                       # native-rate samples sent to the encoder
+        self._tail = np.zeros(0, np.float32)    # the last piece's trailing silence, kept if it stays last
+        self._encoder = _Encoder(native_rate, out_rate, fmt)
+
+    @property
+    def full(self) -> bool:
+        """The length limit is reached: further pieces would be cut anyway."""
+        return self.limit is not None and self._emitted >= self.limit
+
+    def add(self, piece: np.ndarray) -> None:
+        if self.full or len(piece) == 0:
+            return
+        lo, hi = audio.silence_edges(piece, self.native_rate)
+        if hi <= lo:  # an all-silent piece is deliberate silence: keep it whole
+            lo, hi = 0, len(piece)
+        if self.pieces:
+            self._emit(self.pause)
+            lo = max(0, lo - self.margin)
+        else:
+            lo = 0
+        end = min(len(piece), hi + self.margin)
+        self._emit(piece[lo:end])
+        self._tail = piece[end:]
+        self.pieces += 1
+
+    def finish(self) -> tuple[bytes, int]:
+        """(encoded bytes, samples at the output rate)."""
+        self._emit(self._tail)
+        return self._encoder.close()
+
+    def abort(self) -> None:
+        self._encoder.close(discard=True)
+
+    def _emit(self, samples: np.ndarray) -> None:
+        if len(samples) == 0 or self.full:
+            return
+        if self.limit is not None and self._emitted + len(samples) >= self.limit:
+            samples = samples[: self.limit - self._emitted].copy()
+            n = min(len(samples), self.native_rate * FADE_MS // 1000)
+            samples[len(samples) - n:] *= np.linspace(1.0, 0.0, n, dtype=np.float32)
+        self._emitted += len(samples)
+        self._encoder.put(samples)
+
+
+class _Encoder:
+    """Resamples and encodes blocks on its own thread (soundfile, onnxruntime and torch release the GIL)."""
+
+    def __init__(self, in_rate: int, out_rate: int, fmt: str):
+        self.in_rate, self.out_rate, self.fmt = in_rate, out_rate, fmt
+        self.samples = 0
+        self._queue: queue.Queue = queue.Queue()
+        self._buf = io.BytesIO()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"encode-{fmt}", daemon=True)
+        self._thread.start()
+
+    def put(self, block: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(block)
+
+    def close(self, discard: bool = False) -> tuple[bytes, int]:
+        self._queue.put(_DONE)
+        self._thread.join()
+        if self._error is not None and not discard:
+            raise self._error
+        return self._buf.getvalue(), self.samples
+
+    def _run(self) -> None:
+        done = False
+        try:
+            sink = _open(self._buf, self.fmt, self.out_rate)
+            while not (done := (block := self._queue.get()) is _DONE):
+                block = audio.resample(block, self.in_rate, self.out_rate)
+                self.samples += len(block)
+                if sink is None:
+                    self._buf.write(audio.to_pcm16(block).tobytes())
+                else:
+                    sink.write(audio.to_pcm16(block) if sink.subtype == "PCM_16" else np.clip(block, -1.0, 1.0))
+            if sink is not None:
+                sink.close()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread in put()/close()
+            self._error = e
+            while not done:  # drain, so the producer never waits on a dead consumer
+                done = self._queue.get() is _DONE
+
+
+def _open(buf: io.BytesIO, fmt: str, rate: int) -> sf.SoundFile | None:
+    """A soundfile writer for fmt, or None for raw pcm (written directly)."""
+    if fmt == "pcm":
+        return None
+    return sf.SoundFile(buf, "w", samplerate=rate, channels=1, **audio.SOUNDFILE_ARGS[fmt])
