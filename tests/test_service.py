@@ -168,3 +168,27 @@ def test_local_copy_is_written_when_output_dir_is_set(engine, tmp_path):
     svc = TTSService(engine, AudioCache(str(tmp_path / "c"), 0), make_settings(output_dir=str(tmp_path / "out")))
     out = svc.handle({"text": SENTENCE, "format": "flac"}, job_id="job/1")
     assert (tmp_path / "out" / "job_1.flac").read_bytes() == __import__("base64").b64decode(out["audio_base64"])
+
+
+def test_a_voice_installed_in_hibari_home_is_listed_loaded_and_keyed_separately(monkeypatch, tmp_path):
+    import shutil
+
+    import hibari
+    from hibari.voices import VOICES
+
+    from tts.engines.hibari import HibariEngine
+
+    # Its own engine: the shared one must not keep this voice loaded for other tests.
+    service = TTSService(HibariEngine(), AudioCache(str(tmp_path / "cache"), 0), make_settings())
+    home = tmp_path / "hibari-home"
+    home.mkdir()
+    # A copy of the bundled model under kore's file name: the real install location and loading path.
+    shutil.copy(os.path.join(os.path.dirname(hibari.__file__), "assets", "hibari.onnx"), home / VOICES["kore"]["file"])
+    monkeypatch.setenv("HIBARI_HOME", str(home))
+    voices = {v["name"]: v["installed"] for v in service.handle({"action": "list_voices"})["voices"]}
+    assert voices["kore"] is True and voices["emma"] is False
+    heart = service.handle({"text": SENTENCE})
+    kore = service.handle({"text": SENTENCE, "local_voice": "kore"})
+    assert kore["voice"] == "kore" and kore["cache_key"] != heart["cache_key"]
+    assert rms_db(decode(kore)[0]) > -35
+    assert service.handle({"action": "health"})["voices"] == ["heart", "kore"]

@@ -34,6 +34,7 @@ class TTSService:
         try:
             request = parse(raw_input, self.engine, self.settings.max_text_chars)
             if isinstance(request, ActionRequest):
+                log.info("job=%s action=%s", job_id, request.action)
                 return self._action(request)
             return self._synthesize(request, job_id)
         except InputError as e:
