@@ -32,10 +32,10 @@ def test_output_fields(service):
     out = service.handle({"text": SENTENCE})
     assert set(out) == {"audio_base64", "mimetype", "format", "sample_rate", "duration_ms", "size_bytes",
                         "cache_hit", "cache_key", "engine", "model", "voice", "device", "generation_time_ms",
-                        "chunks_processed"}
+                        "chunks_processed", "warnings"}
     assert (out["engine"], out["model"], out["voice"], out["device"]) == ("hibari", "hibari-tts", "heart", "cpu")
     assert re.fullmatch(r"[0-9a-f]{64}", out["cache_key"])
-    assert out["generation_time_ms"] > 0 and out["chunks_processed"] == 1
+    assert out["generation_time_ms"] > 0 and out["chunks_processed"] == 1 and out["warnings"] == []
 
 
 def test_miss_then_hit_with_whitespace_different_text_and_the_hit_skips_the_engine(service, tmp_path):

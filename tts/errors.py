@@ -11,3 +11,7 @@ class InputError(ValueError):
 
 class EngineError(RuntimeError):
     """The engine could not serve a request that passed validation (a missing voice file, say)."""
+
+
+class WorkerPoisoned(EngineError):
+    """The engine's state is no longer trustworthy (CUDA out of memory, say): fail the job and restart the worker."""

@@ -8,22 +8,29 @@ import os
 import time
 import traceback
 
+import numpy as np
+
 from cache import AudioCache, cache_key, default_cache_dir
 from tts import audio, text
 from tts.assemble import Assembler
 from tts.config import Settings
 from tts.engines import Engine, load_engine
-from tts.errors import EngineError, InputError
+from tts.errors import EngineError, InputError, WorkerPoisoned
 from tts.request import ActionRequest, SynthesisRequest, parse
+from tts.voices import VoiceLibrary, default_voices_dir
 
 log = logging.getLogger("tts.service")
 
 
 class TTSService:
-    def __init__(self, engine: Engine, cache: AudioCache, settings: Settings):
+    def __init__(self, engine: Engine, cache: AudioCache, settings: Settings, library: VoiceLibrary | None = None):
         self.engine = engine
         self.cache = cache
         self.settings = settings
+        # Stored voices exist only for engines that clone voices from reference audio.
+        if library is None and "cloning" in engine.features:
+            library = VoiceLibrary(default_voices_dir(), engine.sample_rate)
+        self.library = library
         self.started = time.time()
         self.counts = {"jobs": 0, "failed": 0, "cache_hits": 0, "synthesized": 0, "chunks_synthesized": 0}
 
@@ -32,7 +39,7 @@ class TTSService:
         """A job's input to its output dict; errors come back as {"error": "<field>: ..."}."""
         self.counts["jobs"] += 1
         try:
-            request = parse(raw_input, self.engine, self.settings.max_text_chars)
+            request = parse(raw_input, self.engine, self.settings.max_text_chars, self.library)
             if isinstance(request, ActionRequest):
                 log.info("job=%s action=%s", job_id, request.action)
                 return self._action(request)
@@ -41,6 +48,10 @@ class TTSService:
             self.counts["failed"] += 1
             log.info("job=%s rejected: %s", job_id, e)
             return {"error": str(e)}
+        except WorkerPoisoned as e:
+            self.counts["failed"] += 1
+            log.error("job=%s engine failure, restarting the worker after this job: %s", job_id, e)
+            return {"error": f"engine: {e}", "refresh_worker": True}
         except EngineError as e:
             self.counts["failed"] += 1
             log.error("job=%s engine error: %s", job_id, e)
@@ -53,9 +64,16 @@ class TTSService:
 
     # -- actions -----------------------------------------------------------------------------
     def _action(self, request: ActionRequest) -> dict:
+        p = request.params
         if request.action == "list_voices":
-            return {"engine": self.engine.name, "default_voice": self.engine.default_voice,
-                    "voices": [v.as_dict() for v in self.engine.voices()]}
+            return {"engine": self.engine.name, "default_voice": self.engine.default_voice, "voices": self._voices()}
+        if request.action == "upload_voice":
+            return {"voice": self.library.save(p["name"], p["audio"], p["text"])}
+        if request.action == "delete_voice":
+            if not self.library.delete(p["name"]):
+                raise InputError("name", f"no stored voice {p['name']!r}; stored: "
+                                         f"{', '.join(self.library.names()) or 'none'}")
+            return {"deleted": p["name"]}
         e = self.engine
         return {
             "status": "ok",
@@ -65,23 +83,38 @@ class TTSService:
             "device": e.device,
             "sample_rate": e.sample_rate,
             "default_voice": e.default_voice,
-            "voices": [v.name for v in e.voices() if v.installed],
+            "voices": [v["name"] for v in self._voices() if v["installed"]],
             "formats": list(audio.FORMATS),
             "limits": {"max_text_chars": self.settings.max_text_chars,
                        "max_response_bytes": self.settings.max_response_bytes},
+            "features": sorted(e.features),
+            "voices_dir": self.library.directory if self.library else None,
             "cache": self.cache.stats(),
             "counts": dict(self.counts),
             "uptime_s": round(time.time() - self.started, 1),
         }
 
+    def _voices(self) -> list[dict]:
+        voices = [{**v.as_dict(), "stored": False} for v in self.engine.voices()]
+        if self.library is not None:
+            voices += [{"name": v["name"], "installed": True, "language": self.engine.languages[0],
+                        "description": f"stored voice, {v['seconds']} s: {v['text'][:80]}", "stored": True}
+                       for v in self.library.describe()]
+        return voices
+
     # -- synthesis ---------------------------------------------------------------------------
     def key_fields(self, r: SynthesisRequest) -> dict:
-        """Everything that changes the bytes of the result."""
+        """Everything that changes the bytes of the result (conditioning audio by its hash)."""
         e = self.engine
+
+        def turn(t):
+            return None if t is None else {"text": t.text, "speaker": t.speaker, "audio": t.audio.sha256}
+
         return {"text": r.text, "engine": e.name, "model": e.model_id, "model_version": e.model_version,
                 "voice": r.voice, "speaker": r.speaker, "format": r.format, "sample_rate": r.sample_rate,
                 "speed": r.speed, "seed": r.seed, "language": r.language,
-                "max_audio_length_ms": r.max_audio_length_ms}
+                "max_audio_length_ms": r.max_audio_length_ms, "reference": turn(r.reference),
+                "context": [turn(t) for t in r.context], "temperature": r.temperature, "top_k": r.top_k}
 
     def _synthesize(self, r: SynthesisRequest, job_id: str) -> dict:
         t0 = time.perf_counter()
@@ -112,6 +145,7 @@ class TTSService:
             "device": self.engine.device,
             "generation_time_ms": total_ms,
             "chunks_processed": meta["chunks_processed"],
+            "warnings": list(r.warnings),
         }
         timings["total_ms"] = total_ms
         log.info("job=%s engine=%s voice=%s chars=%d chunks=%d format=%s rate=%d cache=%s audio_ms=%d bytes=%d %s",
@@ -130,15 +164,18 @@ class TTSService:
         e = self.engine
         t = time.perf_counter()
         out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms)
-        chunks_done = 0
+        chunks_done, previous = 0, None
         try:
             for chunk in text.chunk(r.text, e.max_chunk_chars):
                 if out.full:
                     break  # the rest would be cut anyway
-                for piece in e.synthesize(chunk, r):
+                pieces = []
+                for piece in e.synthesize(chunk, r, previous):
                     out.add(piece)
+                    pieces.append(piece)
                     if out.full:
                         break
+                previous = (chunk, np.concatenate(pieces) if pieces else np.zeros(0, np.float32))
                 chunks_done += 1
             timings = {"synth_ms": _ms(t)}
             t = time.perf_counter()

@@ -35,12 +35,18 @@ class Engine(Protocol):
     languages: tuple[str, ...]  # primary language subtags accepted, e.g. ("en",)
     max_chunk_chars: int      # text is cut into chunks of at most this many characters
     pause_ms: int             # silence between the pieces synthesize() yields, when joined
+    # Optional request features this engine honours: "context", "cloning" (reference audio and stored
+    # voices), "sampling" (temperature, top_k; then default_temperature and default_top_k are set).
+    features: frozenset[str]
 
     def voices(self) -> list[VoiceInfo]:
         """Every voice this engine knows, installed or not."""
         ...
 
-    def synthesize(self, text: str, request: "SynthesisRequest") -> Iterator[np.ndarray]:
+    def synthesize(self, text: str, request: "SynthesisRequest",
+                   previous: tuple[str, np.ndarray] | None = None) -> Iterator[np.ndarray]:
         """One chunk of normalized text to mono float32 audio in [-1, 1] at `sample_rate`, yielded in
-        pieces (a sentence, say) as each is ready; the service joins them with `pause_ms` between."""
+        pieces (a sentence, say) as each is ready; the service joins them with `pause_ms` between.
+        `previous` is the request's preceding chunk (text, native-rate audio), for engines that keep
+        one voice across chunks by conditioning on it."""
         ...

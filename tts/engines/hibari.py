@@ -31,6 +31,7 @@ class HibariEngine:
     languages = ("en",)
     max_chunk_chars = 400    # hibari splits sentences itself; this bounds one call's work
     pause_ms = 200
+    features: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
         import hibari
@@ -84,7 +85,7 @@ class HibariEngine:
             for name, meta in self._registry.items()
         ]
 
-    def synthesize(self, text: str, request) -> Iterator[np.ndarray]:
+    def synthesize(self, text: str, request, previous=None) -> Iterator[np.ndarray]:
         model = self._load(request.voice)
         rng = np.random.default_rng(request.seed)
         for phonemes in model.phonemize(text):  # one piece per sentence
