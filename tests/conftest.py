@@ -15,6 +15,28 @@ from tts.config import Settings  # noqa: E402
 from tts.service import TTSService  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def no_network_but_loopback(monkeypatch):
+    """Tests talk to servers they start on 127.0.0.1 and to nothing else: fail fast if code tries."""
+    import ipaddress
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def connect(self, address):
+        host = address[0] if isinstance(address, tuple) else None
+        if host is not None:
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise OSError(f"test tried to connect to {address}: only loopback is allowed in tests")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
 @pytest.fixture(scope="session")
 def engine():
     from tts.engines.hibari import HibariEngine

@@ -72,6 +72,20 @@ def build_tiny_csm(path: str, seed: int = 0) -> str:
 
     torch.manual_seed(seed)
     model = CsmForConditionalGeneration(tiny_config())
+    with torch.no_grad():
+        # At init scale the logits are ~0.1, nearly uniform, and the sampled codes hardly depend on the
+        # prompt: sharpen the heads so speakers, context and references visibly change the output.
+        model.lm_head.weight.mul_(40)
+        model.depth_decoder.codebooks_head.weight.mul_(40)
+        # Mimi's codebooks start at zero, so every code would decode to the same sound (and every context clip
+        # encode to code 0): give them random entries.
+        for name, buf in model.codec_model.named_buffers():
+            if name.endswith("codebook.embed_sum"):
+                buf.normal_()
+        # Keep the random codec's output inside [-1, 1] instead of clipping: tests then see real waveforms.
+        last = model.codec_model.decoder.decoder_seanet.layers[-1].conv
+        last.weight.mul_(0.05)
+        last.bias.zero_()
     model.save_pretrained(path)
     build_processor(model.config.bos_token_id).save_pretrained(path)
     return path

@@ -7,6 +7,7 @@ from .base import Engine, VoiceInfo
 
 ENGINES: dict[str, str] = {
     "hibari": "tts.engines.hibari:HibariEngine",
+    "csm": "tts.engines.csm:CsmEngine",
 }
 
 

@@ -1,0 +1,184 @@
+"""Sesame CSM-1B through transformers: speakers 0-9, conversation context, voice cloning.
+
+Loaded once at container start from MODEL_ID (a Hub id or a local directory; the Docker image bakes the
+snapshot into a directory). bf16 on CUDA, float32 on CPU. Each chunk of text is one `generate` call whose
+prompt is [voice reference] + [conversation context, first chunk only | the previous chunk] + the text,
+so one voice carries through a long answer."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import time
+from typing import Iterator
+
+import numpy as np
+
+from tts.engines.base import VoiceInfo
+from tts.errors import InputError, WorkerPoisoned
+
+log = logging.getLogger("tts.engine.csm")
+
+FRAME_MS = 80                 # Mimi: 12.5 frames per second
+EST_MS_PER_CHAR = 100         # generous frame budget: slow speech is ~10 characters a second
+EST_EXTRA_MS = 1000
+MIN_MS_PER_CHAR = 55          # fast speech (~18 characters a second): below this budget, words get cut
+
+
+def _device(choice: str) -> str:
+    import torch
+
+    if choice in ("", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"DEVICE={choice} but no CUDA device is visible (torch {torch.__version__}, "
+                           f"built for CUDA {torch.version.cuda}); check the GPU and driver, or set DEVICE=cpu")
+    return choice
+
+
+def _load_help(model_id: str, revision: str | None, token: str | None, error: Exception) -> str:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    rev = f" (MODEL_REVISION={revision})" if revision else ""
+    where = ("it is a local directory: check it holds the whole snapshot (config.json, *.safetensors, "
+             "tokenizer and processor files)" if os.path.isdir(model_id) else
+             "sesame/csm-1b is gated: accept its license on the Hugging Face Hub with your account and set "
+             f"HF_TOKEN to a read token of that account (HF_TOKEN is {'set' if token else 'not set'}); "
+             "without internet access, set MODEL_ID to a local directory with the snapshot "
+             "(the Docker image bakes one)")
+    return f"could not load the CSM model MODEL_ID={model_id!r}{rev}: {first}. {where}."
+
+
+def _fingerprint(directory: str) -> str:
+    """A version for a local model directory: its config plus the names and sizes of its weight files."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name == "config.json":
+            with open(path, "rb") as f:
+                h.update(f.read())
+        elif name.endswith((".safetensors", ".bin")):
+            h.update(f"{name}:{os.path.getsize(path)}".encode())
+    return "local-" + h.hexdigest()[:16]
+
+
+class CsmEngine:
+    name = "csm"
+    languages = ("en",)
+    speakers = range(10)
+    features = frozenset({"context", "cloning", "sampling"})
+    default_voice = None
+    default_temperature = 0.9
+    default_top_k = 50
+    max_chunk_chars = 220     # ~20 s of speech: a prompt with its previous chunk stays well inside 2048 positions
+    pause_ms = 150
+
+    def __init__(self) -> None:
+        import torch
+        from transformers import AutoProcessor, CsmForConditionalGeneration
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # progress bars are noise in worker logs
+        self._torch = torch
+        self.model_id = os.environ.get("MODEL_ID", "sesame/csm-1b")
+        revision = os.environ.get("MODEL_REVISION") or None
+        token = os.environ.get("HF_TOKEN") or None
+        self.device = _device(os.environ.get("DEVICE", "auto").strip().lower())
+        dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        try:
+            self.processor = AutoProcessor.from_pretrained(self.model_id, revision=revision, token=token)
+            model = CsmForConditionalGeneration.from_pretrained(self.model_id, revision=revision, token=token,
+                                                                dtype=dtype)
+        except (OSError, ValueError) as e:
+            raise RuntimeError(_load_help(self.model_id, revision, token, e)) from e
+        self.model = model.to(self.device).eval()
+        config = self.model.config
+        self.sample_rate = int(self.processor.feature_extractor.sampling_rate)
+        self.max_positions = int(config.max_position_embeddings)
+        self.model_version = revision or getattr(config, "_commit_hash", None) or (
+            _fingerprint(self.model_id) if os.path.isdir(self.model_id) else "unknown")
+        self.compiled = os.environ.get("CSM_COMPILE", "") == "1" and self.device.startswith("cuda")
+        if self.compiled:
+            # A static KV cache makes transformers compile the forward passes (backbone and depth decoder).
+            self.model.generation_config.cache_implementation = "static"
+            self.model.depth_decoder.generation_config.cache_implementation = "static"
+        elif os.environ.get("CSM_COMPILE", "") == "1":
+            log.info("CSM_COMPILE=1 ignored on %s: compilation is for CUDA", self.device)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        t = time.perf_counter()
+        runs = 3 if self.compiled else 1  # compiled graphs settle after a couple of calls
+        for _ in range(runs):
+            self._generate(self._inputs([], 0, "Warm up."), frames=4, seed=0, temperature=0.9, top_k=50)
+        log.info("csm warm-up: %d generation(s) in %.1f s (compiled=%s)", runs, time.perf_counter() - t, self.compiled)
+
+    def voices(self) -> list[VoiceInfo]:
+        return []  # CSM's voices are speakers 0-9 and stored (cloned) voices, which the service lists
+
+    # -- synthesis ---------------------------------------------------------------------------
+    def synthesize(self, text: str, request, previous: tuple[str, np.ndarray] | None = None) -> Iterator[np.ndarray]:
+        turns = [request.reference] if request.reference is not None else []
+        if previous is None:
+            turns += list(request.context)
+            context_s = sum(t.audio.seconds for t in request.context)
+        else:
+            turns.append((previous[0], request.speaker, previous[1]))
+            context_s = 0.0
+        inputs = self._inputs(turns, request.speaker, text)
+        frames = self._frame_budget(text, request, int(inputs["input_ids"].shape[1]), context_s, previous is None)
+        yield self._generate(inputs, frames, request.seed, request.temperature, request.top_k)
+
+    def _inputs(self, turns: list, speaker: int, text: str):
+        conversation = []
+        for turn in turns:
+            if isinstance(turn, tuple):
+                t_text, t_speaker, samples = turn
+            else:
+                t_text, t_speaker, samples = turn.text, turn.speaker, turn.audio.samples
+            conversation.append({"role": str(t_speaker), "content": [
+                {"type": "text", "text": t_text}, {"type": "audio", "audio": samples}]})
+        conversation.append({"role": str(speaker), "content": [{"type": "text", "text": text}]})
+        return self.processor.apply_chat_template(conversation, tokenize=True, return_dict=True)
+
+    def _frame_budget(self, text: str, request, prompt: int, context_s: float, first: bool) -> int:
+        wanted = math.ceil((EST_EXTRA_MS + EST_MS_PER_CHAR * len(text)) / FRAME_MS)
+        if request.max_audio_length_ms is not None:
+            wanted = min(wanted, math.ceil(request.max_audio_length_ms / FRAME_MS))
+        needed = min(wanted, math.ceil(MIN_MS_PER_CHAR * len(text) / FRAME_MS))
+        room = self.max_positions - prompt
+        if room < needed:
+            if first and request.context:
+                field = "context"
+            elif request.reference is not None:
+                field = "voice" if request.voice else "reference_audio"
+            else:
+                field = "text"
+            ref_s = request.reference.audio.seconds if request.reference is not None else 0.0
+            raise InputError(field, f"the prompt (reference {ref_s:.1f} s, context {context_s:.1f} s, text) takes "
+                                    f"{prompt} of the model's {self.max_positions} positions, leaving "
+                                    f"{max(room, 0) * FRAME_MS / 1000:.1f} s of audio for text that needs about "
+                                    f"{needed * FRAME_MS / 1000:.1f} s; shorten the context or the reference audio")
+        return min(wanted, room)
+
+    def _generate(self, inputs, frames: int, seed: int, temperature: float, top_k: int) -> np.ndarray:
+        torch = self._torch
+        torch.manual_seed(seed)
+        inputs = inputs.to(self.device)
+        if "input_values" in inputs:
+            inputs["input_values"] = inputs["input_values"].to(self.model.dtype)
+        try:
+            with torch.inference_mode():
+                # Every sampling setting on every call: depth_decoder_* values persist in its generation
+                # config from one call to the next otherwise.
+                audio = self.model.generate(
+                    **inputs, output_audio=True, max_new_tokens=frames,
+                    do_sample=True, temperature=temperature, top_k=top_k,
+                    depth_decoder_do_sample=True, depth_decoder_temperature=temperature, depth_decoder_top_k=top_k)
+        except torch.OutOfMemoryError as e:
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            raise WorkerPoisoned(f"CUDA out of memory generating up to {frames * FRAME_MS / 1000:.0f} s of audio "
+                                 f"from a {inputs['input_ids'].shape[1]}-position prompt; the worker restarts. "
+                                 f"Use shorter context or reference audio, or a GPU with more memory") from e
+        return audio[0].to(torch.float32).cpu().numpy()
