@@ -73,25 +73,28 @@ class CsmEngine:
     max_chunk_chars = 220     # ~20 s of speech: a prompt with its previous chunk stays well inside 2048 positions
     pause_ms = 150
 
-    def __init__(self) -> None:
+    def __init__(self, model=None, processor=None) -> None:
+        """Loads MODEL_ID; benchmarks pass an in-memory `model` and `processor` instead."""
         import torch
         from transformers import AutoProcessor, CsmForConditionalGeneration
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # progress bars are noise in worker logs
         self._torch = torch
-        self.model_id = os.environ.get("MODEL_ID", "sesame/csm-1b")
+        self.model_id = os.environ.get("MODEL_ID", "sesame/csm-1b") if model is None else "in-memory"
         revision = os.environ.get("MODEL_REVISION") or None
         token = os.environ.get("HF_TOKEN") or None
         self.device = _device(os.environ.get("DEVICE", "auto").strip().lower())
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-        try:
-            self.processor = AutoProcessor.from_pretrained(self.model_id, revision=revision, token=token)
-            model = CsmForConditionalGeneration.from_pretrained(self.model_id, revision=revision, token=token,
-                                                                dtype=dtype)
-        except (OSError, ValueError) as e:
-            raise RuntimeError(_load_help(self.model_id, revision, token, e)) from e
-        self.model = model.to(self.device).eval()
+        if model is None:
+            try:
+                processor = AutoProcessor.from_pretrained(self.model_id, revision=revision, token=token)
+                model = CsmForConditionalGeneration.from_pretrained(self.model_id, revision=revision, token=token,
+                                                                    dtype=dtype)
+            except (OSError, ValueError) as e:
+                raise RuntimeError(_load_help(self.model_id, revision, token, e)) from e
+        self.processor = processor
+        self.model = model.to(device=self.device, dtype=dtype).eval()
         config = self.model.config
         self.sample_rate = int(self.processor.feature_extractor.sampling_rate)
         self.max_positions = int(config.max_position_embeddings)
@@ -161,7 +164,8 @@ class CsmEngine:
                                     f"{needed * FRAME_MS / 1000:.1f} s; shorten the context or the reference audio")
         return min(wanted, room)
 
-    def _generate(self, inputs, frames: int, seed: int, temperature: float, top_k: int) -> np.ndarray:
+    def _generate(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
+                  streamer=None) -> np.ndarray:
         torch = self._torch
         torch.manual_seed(seed)
         inputs = inputs.to(self.device)
@@ -172,7 +176,7 @@ class CsmEngine:
                 # Every sampling setting on every call: depth_decoder_* values persist in its generation
                 # config from one call to the next otherwise.
                 audio = self.model.generate(
-                    **inputs, output_audio=True, max_new_tokens=frames,
+                    **inputs, output_audio=True, max_new_tokens=frames, streamer=streamer,
                     do_sample=True, temperature=temperature, top_k=top_k,
                     depth_decoder_do_sample=True, depth_decoder_temperature=temperature, depth_decoder_top_k=top_k)
         except torch.OutOfMemoryError as e:
