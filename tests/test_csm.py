@@ -282,3 +282,13 @@ def test_python_handler_py_with_the_csm_engine(model_dir, tmp_path):
     assert rate == 24000 and len(samples) > 24000
     assert "engine csm ready" in done.stdout
     shutil.rmtree(tmp_path / "output")
+
+
+def test_a_chunk_is_conditioned_on_the_previous_chunk(csm, svc):
+    from tts.request import parse
+
+    r = parse({"text": "Second part of the answer.", "seed": 3}, csm, 5000)
+    alone = np.concatenate(list(csm.synthesize(r.text, r)))
+    first = np.concatenate(list(csm.synthesize("First part.", r)))
+    after = np.concatenate(list(csm.synthesize(r.text, r, previous=("First part.", first))))
+    assert len(alone) and len(after) and not np.array_equal(alone, after)

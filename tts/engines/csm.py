@@ -123,24 +123,20 @@ class CsmEngine:
     def synthesize(self, text: str, request, previous: tuple[str, np.ndarray] | None = None) -> Iterator[np.ndarray]:
         turns = [request.reference] if request.reference is not None else []
         if previous is None:
-            turns += list(request.context)
-            context_s = sum(t.audio.seconds for t in request.context)
-        else:
-            turns.append((previous[0], request.speaker, previous[1]))
-            context_s = 0.0
-        inputs = self._inputs(turns, request.speaker, text)
+            turns += request.context
+        conditioning = [(t.text, t.speaker, t.audio.samples) for t in turns]
+        if previous is not None:
+            conditioning.append((previous[0], request.speaker, previous[1]))
+        inputs = self._inputs(conditioning, request.speaker, text)
+        context_s = sum(t.audio.seconds for t in request.context) if previous is None else 0.0
         frames = self._frame_budget(text, request, int(inputs["input_ids"].shape[1]), context_s, previous is None)
         yield self._generate(inputs, frames, request.seed, request.temperature, request.top_k)
 
-    def _inputs(self, turns: list, speaker: int, text: str):
-        conversation = []
-        for turn in turns:
-            if isinstance(turn, tuple):
-                t_text, t_speaker, samples = turn
-            else:
-                t_text, t_speaker, samples = turn.text, turn.speaker, turn.audio.samples
-            conversation.append({"role": str(t_speaker), "content": [
-                {"type": "text", "text": t_text}, {"type": "audio", "audio": samples}]})
+    def _inputs(self, turns: list[tuple[str, int, np.ndarray]], speaker: int, text: str):
+        """The chat-template prompt: each (text, speaker, 24 kHz audio) turn, then the text to speak."""
+        conversation = [{"role": str(t_speaker), "content": [{"type": "text", "text": t_text},
+                                                             {"type": "audio", "audio": samples}]}
+                        for t_text, t_speaker, samples in turns]
         conversation.append({"role": str(speaker), "content": [{"type": "text", "text": text}]})
         return self.processor.apply_chat_template(conversation, tokenize=True, return_dict=True)
 
