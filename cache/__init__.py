@@ -1,5 +1,5 @@
 """Content-addressed audio cache shared by workers on a RunPod network volume."""
 from .key import cache_key
-from .store import AudioCache, CacheEntry, default_cache_dir
+from .store import AudioCache, CacheEntry
 
-__all__ = ["AudioCache", "CacheEntry", "cache_key", "default_cache_dir"]
+__all__ = ["AudioCache", "CacheEntry", "cache_key"]

@@ -25,14 +25,6 @@ _STALE_TMP_S = 3600          # temp files older than this were left by a crashed
 _EVICT_TO = 0.9              # evict down to this share of the cap, so eviction is not run on every put
 
 
-def default_cache_dir(volume: str = "/runpod-volume") -> str:
-    """The network volume when one is mounted and writable, else the user's local cache dir."""
-    if os.path.isdir(volume) and os.access(volume, os.W_OK):
-        return os.path.join(volume, "tts-cache")
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "runpod-tts-worker")
-
-
 @dataclass(frozen=True)
 class CacheEntry:
     data: bytes

@@ -45,8 +45,8 @@ def engine():
 
 
 def make_settings(**overrides) -> Settings:
-    base = dict(engine="hibari", max_text_chars=5000, max_response_bytes=15_000_000, cache_dir=None,
-                cache_max_bytes=0, output_dir=None)
+    base = dict(engine="hibari", max_text_chars=5000, max_response_bytes=15_000_000, cache_dir="/nonexistent",
+                cache_max_bytes=0, voices_dir="/nonexistent", output_dir=None)
     base.update(overrides)
     return Settings(**base)
 

@@ -2,7 +2,7 @@ import multiprocessing as mp
 import os
 import time
 
-from cache import AudioCache, cache_key, default_cache_dir
+from cache import AudioCache, cache_key
 from cache.store import _decode
 
 
@@ -112,9 +112,22 @@ def test_two_processes_writing_one_key_never_leave_a_corrupt_file(tmp_path):
     assert [f for f in os.listdir(path.parent) if f.startswith(".tmp-")] == []
 
 
-def test_default_dir_prefers_a_writable_runpod_volume(tmp_path, monkeypatch):
+def test_settings_put_cache_and_voices_on_a_writable_runpod_volume(tmp_path, monkeypatch):
+    from tts.config import Settings, on_volume
+
     volume = tmp_path / "runpod-volume"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_cache_dir(str(volume)) == str(tmp_path / "xdg" / "runpod-tts-worker")
+    assert on_volume("tts-cache", "/local", str(volume)) == "/local"
     volume.mkdir()
-    assert default_cache_dir(str(volume)) == str(volume / "tts-cache")
+    assert on_volume("tts-cache", "/local", str(volume)) == str(volume / "tts-cache")
+    for var in ("CACHE_DIR", "VOICES_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    s = Settings.from_env()
+    if not os.path.isdir("/runpod-volume"):
+        assert s.cache_dir == str(tmp_path / "xdg-cache" / "runpod-tts-worker")
+        assert s.voices_dir == str(tmp_path / "xdg-data" / "runpod-tts-worker" / "voices")
+    monkeypatch.setenv("CACHE_DIR", "/explicit/cache")
+    monkeypatch.setenv("VOICES_DIR", "/explicit/voices")
+    s = Settings.from_env()
+    assert (s.cache_dir, s.voices_dir) == ("/explicit/cache", "/explicit/voices")

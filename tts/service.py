@@ -10,14 +10,14 @@ import traceback
 
 import numpy as np
 
-from cache import AudioCache, cache_key, default_cache_dir
+from cache import AudioCache, cache_key
 from tts import audio, text
 from tts.assemble import Assembler
 from tts.config import Settings
 from tts.engines import Engine, load_engine
 from tts.errors import EngineError, InputError, WorkerPoisoned
 from tts.request import ActionRequest, SynthesisRequest, parse
-from tts.voices import VoiceLibrary, default_voices_dir
+from tts.voices import VoiceLibrary
 
 log = logging.getLogger("tts.service")
 
@@ -29,7 +29,7 @@ class TTSService:
         self.settings = settings
         # Stored voices exist only for engines that clone voices from reference audio.
         if library is None and "cloning" in engine.features:
-            library = VoiceLibrary(default_voices_dir(), engine.sample_rate)
+            library = VoiceLibrary(settings.voices_dir, engine.sample_rate)
         self.library = library
         self.started = time.time()
         self.counts = {"jobs": 0, "failed": 0, "cache_hits": 0, "synthesized": 0, "chunks_synthesized": 0}
@@ -226,7 +226,7 @@ def build_service(settings: Settings | None = None) -> TTSService:
     settings = settings or Settings.from_env()
     t = time.perf_counter()
     engine = load_engine(settings.engine)
-    cache = AudioCache(settings.cache_dir or default_cache_dir(), settings.cache_max_bytes)
+    cache = AudioCache(settings.cache_dir, settings.cache_max_bytes)
     log.info("engine %s ready in %.2f s (model %s %s on %s, %d Hz); cache at %s", engine.name,
              time.perf_counter() - t, engine.model_id, engine.model_version, engine.device, engine.sample_rate,
              cache.directory)

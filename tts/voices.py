@@ -24,16 +24,6 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MAX_TEXT_CHARS = 1000
 
 
-def default_voices_dir(volume: str = "/runpod-volume") -> str:
-    """VOICES_DIR, else the network volume when mounted and writable, else the user's local data dir."""
-    if os.environ.get("VOICES_DIR"):
-        return os.environ["VOICES_DIR"]
-    if os.path.isdir(volume) and os.access(volume, os.W_OK):
-        return os.path.join(volume, "tts-voices")
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "runpod-tts-worker", "voices")
-
-
 def check_name(field: str, name) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InputError(field, "must be 1-64 letters, digits, '-' or '_', starting with a letter or digit; "
