@@ -32,7 +32,8 @@ def test_output_fields(service):
     out = service.handle({"text": SENTENCE})
     assert set(out) == {"audio_base64", "mimetype", "format", "sample_rate", "duration_ms", "size_bytes",
                         "cache_hit", "cache_key", "engine", "model", "voice", "device", "generation_time_ms",
-                        "chunks_processed", "warnings"}
+                        "chunks_processed", "warnings", "output_mode"}
+    assert out["output_mode"] == "base64"
     assert (out["engine"], out["model"], out["voice"], out["device"]) == ("hibari", "hibari-tts", "heart", "cpu")
     assert re.fullmatch(r"[0-9a-f]{64}", out["cache_key"])
     assert out["generation_time_ms"] > 0 and out["chunks_processed"] == 1 and out["warnings"] == []
@@ -136,11 +137,13 @@ def test_oversized_response_is_a_clear_error_and_the_worker_goes_on(engine, tmp_
     assert set(out) == {"error"}
     assert re.fullmatch(r"output: the response would be 0\.\d\d MB \(\d+ s of wav at 24000 Hz\), over the 0\.15 MB "
                         r"limit \(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB\); ask for format \"mp3\" or "
-                        r"\"ogg\" \(a tenth of the size\), shorter text or a lower sample_rate", out["error"])
+                        r"\"ogg\" \(a tenth of the size\), shorter text or a lower sample_rate, or configure a "
+                        r"bucket for \"output_mode\": \"url\"", out["error"])
     small = svc.handle({"text": SENTENCE * 3, "format": "mp3"})
     assert "error" not in small and len(json.dumps(small)) <= 150_000
     huge = svc.handle({"text": SENTENCE * 20, "format": "mp3"})
-    assert huge["error"].endswith("ask for shorter text or a lower sample_rate")
+    assert huge["error"].endswith('ask for shorter text or a lower sample_rate, or configure a bucket for '
+                                  '"output_mode": "url"')
 
 
 def test_bad_input_returns_an_error_and_the_next_job_works(service):

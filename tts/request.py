@@ -11,10 +11,12 @@ from tts import audio, audio_input, text
 from tts.audio_input import AudioClip
 from tts.engines.base import Engine
 from tts.errors import InputError
+from tts.upload import Bucket, bucket_from_request
 from tts.voices import VoiceLibrary, check_name
 
 SYNTH_FIELDS = ("text", "voice", "speaker", "format", "sample_rate", "speed", "seed", "cache", "language",
-                "max_audio_length_ms", "context", "reference_audio", "reference_text", "temperature", "top_k")
+                "max_audio_length_ms", "context", "reference_audio", "reference_text", "temperature", "top_k",
+                "output_mode", "s3Config")
 # Names other TTS workers' clients send, mapped onto ours.
 ALIASES = {"speaker_id": "speaker", "local_voice": "voice", "response_format": "format"}
 # Fields an engine must declare a feature for (Engine.features).
@@ -39,6 +41,7 @@ AUDIO_LENGTH_RANGE = (100, 600_000)  # ms
 MAX_CONTEXT_TURNS = 16
 CONTEXT_TURN_FIELDS = ("text", "speaker", "audio_base64")
 MAX_REFERENCE_TEXT = 1000
+OUTPUT_MODES = ("base64", "url")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class SynthesisRequest:
     temperature: float | None = None        # None where the engine has no sampling settings
     top_k: int | None = None
     warnings: tuple[str, ...] = ()
+    output_mode: str = "base64"             # "url": upload to a bucket and return a presigned URL
+    bucket: Bucket | None = None            # from s3Config; None = the endpoint's BUCKET_* settings
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ def parse(raw: Any, engine: Engine, max_text_chars: int,
         top_k=(engine.default_top_k if sampling else None) if data.get("top_k") is None
         else _int("top_k", data["top_k"], *TOP_K_RANGE),
         warnings=tuple(warnings),
+        output_mode=_choice("output_mode", data.get("output_mode", "base64"), OUTPUT_MODES),
+        bucket=None if data.get("s3Config") is None else bucket_from_request(data["s3Config"]),
     )
 
 
@@ -141,6 +148,12 @@ def _number(name: str, value: Any, lo: float, hi: float) -> float:
 def _string(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise InputError(name, f"must be a string; got {type(value).__name__}")
+    return value
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InputError(name, f"must be one of {', '.join(allowed)}; got {value!r}")
     return value
 
 

@@ -17,6 +17,7 @@ from tts.config import Settings
 from tts.engines import Engine, load_engine
 from tts.errors import EngineError, InputError, WorkerPoisoned
 from tts.request import ActionRequest, SynthesisRequest, parse
+from tts.upload import URL_EXPIRES_S, Bucket, bucket_from_env, upload
 from tts.voices import VoiceLibrary
 
 log = logging.getLogger("tts.service")
@@ -31,6 +32,7 @@ class TTSService:
         if library is None and "cloning" in engine.features:
             library = VoiceLibrary(settings.voices_dir, engine.sample_rate)
         self.library = library
+        self.bucket: Bucket | None = bucket_from_env()
         self.started = time.time()
         self.counts = {"jobs": 0, "failed": 0, "cache_hits": 0, "synthesized": 0, "chunks_synthesized": 0}
 
@@ -131,7 +133,6 @@ class TTSService:
                 timings["store_ms"] = _ms(t)
         total_ms = _ms(t0)
         result = {
-            "audio_base64": base64.b64encode(data).decode("ascii"),
             "mimetype": audio.FORMATS[r.format].mimetype,
             "format": r.format,
             "sample_rate": r.sample_rate,
@@ -147,16 +148,33 @@ class TTSService:
             "chunks_processed": meta["chunks_processed"],
             "warnings": list(r.warnings),
         }
-        timings["total_ms"] = total_ms
-        log.info("job=%s engine=%s voice=%s chars=%d chunks=%d format=%s rate=%d cache=%s audio_ms=%d bytes=%d %s",
-                 job_id, self.engine.name, r.voice, len(r.text), meta["chunks_processed"], r.format, r.sample_rate,
-                 "hit" if entry else ("miss" if r.cache else "off"), meta["duration_ms"], len(data),
-                 " ".join(f"{k}={v:.1f}" for k, v in timings.items()))
-        too_big = self._oversize(result)
-        if too_big:
+        bucket = r.bucket or self.bucket
+        if r.output_mode == "url" and bucket is None:
+            raise InputError("output_mode", '"url" needs a bucket: set BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID, '
+                                            "BUCKET_SECRET_ACCESS_KEY and BUCKET_NAME on the endpoint, or send s3Config")
+        too_big = None if r.output_mode == "url" else self._oversize(result, len(data))
+        if r.output_mode == "url" or (too_big and bucket is not None):
+            t = time.perf_counter()
+            try:
+                result["audio_url"] = upload(bucket, data, f"{key}.{r.format}", result["mimetype"])
+            except Exception as e:  # noqa: BLE001 - boto raises many types; the job fails with the reason
+                log.error("job=%s upload to bucket %s at %s failed: %s", job_id, bucket.name, bucket.endpoint_url, e)
+                self.counts["failed"] += 1
+                return {"error": f"output: could not upload to bucket {bucket.name!r} at {bucket.endpoint_url}: "
+                                 f"{type(e).__name__}: {e}"}
+            result.update(output_mode="url", url_expires_s=URL_EXPIRES_S)
+            timings["upload_ms"] = _ms(t)
+        elif too_big:
             self.counts["failed"] += 1
             log.warning("job=%s output too large: %s", job_id, too_big)
             return {"error": too_big}
+        else:
+            result.update(output_mode="base64", audio_base64=base64.b64encode(data).decode("ascii"))
+        timings["total_ms"] = _ms(t0)
+        log.info("job=%s engine=%s voice=%s chars=%d chunks=%d format=%s rate=%d cache=%s audio_ms=%d bytes=%d "
+                 "output=%s %s", job_id, self.engine.name, r.voice, len(r.text), meta["chunks_processed"], r.format,
+                 r.sample_rate, "hit" if entry else ("miss" if r.cache else "off"), meta["duration_ms"], len(data),
+                 result["output_mode"], " ".join(f"{k}={v:.1f}" for k, v in timings.items()))
         self._save_local_copy(job_id, r.format, data)
         return result
 
@@ -189,10 +207,11 @@ class TTSService:
         meta = {"duration_ms": audio.duration_ms(samples, r.sample_rate), "chunks_processed": chunks_done}
         return data, meta, timings
 
-    def _oversize(self, result: dict) -> str | None:
-        # Base64 needs no JSON escaping, so the payload is the rest of the dict plus its length.
-        b64 = result["audio_base64"]
-        size = len(json.dumps({**result, "audio_base64": ""})) + len(b64)
+    def _oversize(self, result: dict, size_bytes: int) -> str | None:
+        """An error when the base64 response would exceed MAX_RESPONSE_BYTES, else None."""
+        # Base64 needs no JSON escaping: the payload is the rest of the dict plus the encoded length.
+        b64_len = 4 * ((size_bytes + 2) // 3)
+        size = len(json.dumps({**result, "output_mode": "base64", "audio_base64": ""})) + b64_len
         limit = self.settings.max_response_bytes
         if size <= limit:
             return None
@@ -200,7 +219,8 @@ class TTSService:
             else 'format "mp3" or "ogg" (a tenth of the size), shorter text or a lower sample_rate'
         return (f"output: the response would be {size / 1e6:.2f} MB ({result['duration_ms'] / 1000:.0f} s of "
                 f"{result['format']} at {result['sample_rate']} Hz), over the {limit / 1e6:.2f} MB limit "
-                f"(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB); ask for {advice}")
+                f"(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB); ask for {advice}, "
+                f'or configure a bucket for "output_mode": "url"')
 
     def _save_local_copy(self, job_id: str, fmt: str, data: bytes) -> None:
         out = self.settings.output_dir
