@@ -1,7 +1,10 @@
 import base64
 import io
 import os
+import socket
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -68,3 +71,46 @@ def decode(result: dict) -> tuple[np.ndarray, int]:
 
 def rms_db(samples: np.ndarray) -> float:
     return 20 * np.log10(np.sqrt(np.mean(np.square(samples, dtype=np.float64))) + 1e-12)
+
+
+def worker_env(tmp_path) -> dict:
+    """The environment for a worker process in a test: no RUNPOD_* from outside, its own cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
+    env.update(CACHE_DIR=str(tmp_path / "cache"), RUNPOD_SKIP_AUTO_SYSTEM_CHECKS="true", PYTHONUNBUFFERED="1")
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def local_api(tmp_path_factory):
+    """`python handler.py --rp_serve_api` on a free 127.0.0.1 port: (base URL, log path)."""
+    tmp = tmp_path_factory.mktemp("api")
+    port = free_port()
+    log_path = tmp / "worker.log"
+    log = open(log_path, "w+")
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py"), "--rp_serve_api",
+                             "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port)],
+                            cwd=tmp, env=worker_env(tmp), stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                log.seek(0)
+                pytest.fail(f"local API did not start:\n{log.read()[-3000:]}")
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}", log_path
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""A small client for the RunPod TTS worker, standard library only.
+
+    export RUNPOD_ENDPOINT_ID=... RUNPOD_API_KEY=...
+    python examples/tts_client.py "Hello from RunPod." -o hello.mp3
+    python examples/tts_client.py "Hello" -o hello.wav --base-url http://localhost:8000 --local   # SDK local API
+
+It calls /runsync; when RunPod's synchronous window (90 s by default) ends before the job does, it keeps
+polling /status/<id>. 429 and 5xx answers are retried with exponential back-off and jitter (honouring
+Retry-After). A FAILED job raises TTSError with the worker's message, whether `error` is a string or the
+SDK's JSON string with error_message."""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import random
+import sys
+import time
+import urllib.error
+import urllib.request
+
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT")
+RETRY_STATUS = (429, 500, 502, 503, 504)
+
+
+class TTSError(RuntimeError):
+    """The job failed, timed out, or the API refused the request."""
+
+
+class TTSClient:
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, endpoint_id: str | None = None,
+                 local: bool = False, timeout_s: float = 600.0, max_retries: int = 6, backoff_s: float = 0.5):
+        endpoint_id = endpoint_id or os.environ.get("RUNPOD_ENDPOINT_ID")
+        if base_url is None:
+            if not endpoint_id:
+                raise ValueError("give base_url, or endpoint_id / RUNPOD_ENDPOINT_ID")
+            base_url = f"https://api.runpod.ai/v2/{endpoint_id}"
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("RUNPOD_API_KEY")
+        self.status_method = "POST" if local else "GET"  # the SDK's local API takes POST /status/<id>
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+
+    # -- public ------------------------------------------------------------------------------
+    def run(self, job_input: dict, sync: bool = True) -> dict:
+        """The job's output dict. sync=False queues with /run and polls /status."""
+        deadline = time.monotonic() + self.timeout_s
+        reply = self._call("POST", "/runsync" if sync else "/run", {"input": job_input})
+        if reply.get("status") not in TERMINAL:
+            reply = self._poll(reply["id"], deadline)
+        return self._output(reply)
+
+    def synthesize(self, text: str, sync: bool = True, **params) -> tuple[bytes, dict]:
+        """(audio bytes, output metadata); works for base64 and bucket (audio_url) results."""
+        output = self.run({"text": text, **params}, sync=sync)
+        if "audio_base64" in output:
+            data = base64.b64decode(output.pop("audio_base64"))
+        else:
+            with urllib.request.urlopen(output["audio_url"], timeout=60) as resp:
+                data = resp.read()
+        return data, output
+
+    # -- internals ---------------------------------------------------------------------------
+    def _poll(self, job_id: str, deadline: float) -> dict:
+        delay = 0.5
+        while True:
+            reply = self._call(self.status_method, f"/status/{job_id}", {} if self.status_method == "POST" else None)
+            if reply.get("status") in TERMINAL:
+                return reply
+            if time.monotonic() + delay > deadline:
+                raise TTSError(f"job {job_id} still {reply.get('status')} after {self.timeout_s:.0f} s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+
+    def _call(self, method: str, path: str, body: dict | None) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        data = None if body is None else json.dumps(body).encode()
+        for attempt in range(self.max_retries + 1):
+            req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=120) as resp:
+                    return json.loads(resp.read())
+            except urllib.error.HTTPError as e:
+                if e.code not in RETRY_STATUS or attempt == self.max_retries:
+                    detail = e.read()[:300].decode(errors="replace")
+                    raise TTSError(f"{method} {path}: HTTP {e.code}: {detail}") from None
+                time.sleep(self._backoff(attempt, e.headers.get("Retry-After")))
+            except urllib.error.URLError as e:
+                if attempt == self.max_retries:
+                    raise TTSError(f"{method} {path}: {e.reason}") from None
+                time.sleep(self._backoff(attempt, None))
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after and retry_after.replace(".", "", 1).isdigit():
+            return float(retry_after)
+        base = self.backoff_s * 2 ** attempt
+        return base + random.uniform(0, base)  # jitter: many clients do not retry in lockstep
+
+    @staticmethod
+    def _output(reply: dict) -> dict:
+        status = reply.get("status")
+        if status == "COMPLETED":
+            if not isinstance(reply.get("output"), dict):
+                raise TTSError("the job COMPLETED with no output: the result was probably over RunPod's size "
+                               "limit (ask for mp3/ogg or use output_mode \"url\")")
+            return reply["output"]
+        raise TTSError(error_message(reply.get("error")) if status == "FAILED" else f"job {status}")
+
+
+def error_message(error) -> str:
+    """The worker's message: a plain string, or the SDK's JSON string {error_type, error_message, ...}."""
+    if isinstance(error, str):
+        try:
+            parsed = json.loads(error)
+        except ValueError:
+            return error
+        if isinstance(parsed, dict) and "error_message" in parsed:
+            return f"{parsed.get('error_type', 'error')}: {parsed['error_message']}"
+        return error
+    return json.dumps(error) if error is not None else "the job failed without a message"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Synthesize speech with a RunPod TTS endpoint.")
+    parser.add_argument("text")
+    parser.add_argument("-o", "--out", default="speech.mp3", help="output file; its extension picks the format")
+    parser.add_argument("--voice")
+    parser.add_argument("--base-url", help="default: https://api.runpod.ai/v2/$RUNPOD_ENDPOINT_ID")
+    parser.add_argument("--local", action="store_true", help="the SDK's local API (POST /status)")
+    parser.add_argument("--queue", action="store_true", help="use /run + /status instead of /runsync")
+    args = parser.parse_args(argv)
+    params = {"format": os.path.splitext(args.out)[1].lstrip(".").lower() or "mp3"}
+    if args.voice:
+        params["voice"] = args.voice
+    client = TTSClient(base_url=args.base_url, local=args.local)
+    try:
+        data, output = client.synthesize(args.text, sync=not args.queue, **params)
+    except TTSError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    with open(args.out, "wb") as f:
+        f.write(data)
+    took = "cache hit" if output["cache_hit"] else f"{output['generation_time_ms']:.0f} ms"
+    print(f"{args.out}: {output['duration_ms'] / 1000:.1f} s of {output['format']}, {took}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
