@@ -7,6 +7,7 @@ so one voice carries through a long answer."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -40,6 +41,10 @@ def _device(choice: str) -> str:
 def _load_help(model_id: str, revision: str | None, token: str | None, error: Exception) -> str:
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     rev = f" (MODEL_REVISION={revision})" if revision else ""
+    if os.path.isabs(model_id) and not os.path.exists(model_id):
+        return (f"could not load the CSM model: MODEL_ID={model_id} does not exist. If this image was built "
+                "without the hf_token secret, the snapshot was not baked: rebuild with --secret id=hf_token,... "
+                "or set MODEL_ID=sesame/csm-1b, HF_HUB_OFFLINE=0 and HF_TOKEN so the worker downloads it at start.")
     where = ("it is a local directory: check it holds the whole snapshot (config.json, *.safetensors, "
              "tokenizer and processor files)" if os.path.isdir(model_id) else
              "sesame/csm-1b is gated: accept its license on the Hugging Face Hub with your account and set "
@@ -50,7 +55,13 @@ def _load_help(model_id: str, revision: str | None, token: str | None, error: Ex
 
 
 def _fingerprint(directory: str) -> str:
-    """A version for a local model directory: its config plus the names and sizes of its weight files."""
+    """A version for a local model directory: the Hub commit it was baked from (bake.json), else a hash of
+    its config plus the names and sizes of its weight files."""
+    try:
+        with open(os.path.join(directory, "bake.json"), encoding="utf-8") as f:
+            return json.load(f)["revision"]
+    except (OSError, ValueError, KeyError):
+        pass
     h = hashlib.sha256()
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
