@@ -84,6 +84,7 @@ def test_url_mode_without_a_bucket_and_bad_s3config_are_clear_errors(engine, tmp
     svc = service(engine, tmp_path)
     assert svc.handle({"text": SENTENCE, "output_mode": "url"})["error"].startswith(
         'output_mode: "url" needs a bucket: set BUCKET_ENDPOINT_URL')
+    assert svc.counts["synthesized"] == 0  # refused before any synthesis
     assert svc.handle({"text": SENTENCE, "output_mode": "link"}) == {
         "error": "output_mode: must be one of base64, url; got 'link'"}
     bad = [({"endpointUrl": "x"}, "s3Config.accessId: required"),

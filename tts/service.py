@@ -120,6 +120,10 @@ class TTSService:
 
     def _synthesize(self, r: SynthesisRequest, job_id: str) -> dict:
         t0 = time.perf_counter()
+        bucket = r.bucket or self.bucket
+        if r.output_mode == "url" and bucket is None:  # before any work: this request cannot succeed
+            raise InputError("output_mode", '"url" needs a bucket: set BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID, '
+                                            "BUCKET_SECRET_ACCESS_KEY and BUCKET_NAME on the endpoint, or send s3Config")
         key = cache_key(self.key_fields(r))
         entry = self.cache.get(key) if r.cache else None
         if entry is not None:
@@ -148,28 +152,10 @@ class TTSService:
             "chunks_processed": meta["chunks_processed"],
             "warnings": list(r.warnings),
         }
-        bucket = r.bucket or self.bucket
-        if r.output_mode == "url" and bucket is None:
-            raise InputError("output_mode", '"url" needs a bucket: set BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID, '
-                                            "BUCKET_SECRET_ACCESS_KEY and BUCKET_NAME on the endpoint, or send s3Config")
-        too_big = None if r.output_mode == "url" else self._oversize(result, len(data))
-        if r.output_mode == "url" or (too_big and bucket is not None):
-            t = time.perf_counter()
-            try:
-                result["audio_url"] = upload(bucket, data, f"{key}.{r.format}", result["mimetype"])
-            except Exception as e:  # noqa: BLE001 - boto raises many types; the job fails with the reason
-                log.error("job=%s upload to bucket %s at %s failed: %s", job_id, bucket.name, bucket.endpoint_url, e)
-                self.counts["failed"] += 1
-                return {"error": f"output: could not upload to bucket {bucket.name!r} at {bucket.endpoint_url}: "
-                                 f"{type(e).__name__}: {e}"}
-            result.update(output_mode="url", url_expires_s=URL_EXPIRES_S)
-            timings["upload_ms"] = _ms(t)
-        elif too_big:
+        failed = self._deliver(r, result, data, bucket, job_id, timings)
+        if failed is not None:
             self.counts["failed"] += 1
-            log.warning("job=%s output too large: %s", job_id, too_big)
-            return {"error": too_big}
-        else:
-            result.update(output_mode="base64", audio_base64=base64.b64encode(data).decode("ascii"))
+            return failed
         timings["total_ms"] = _ms(t0)
         log.info("job=%s engine=%s voice=%s chars=%d chunks=%d format=%s rate=%d cache=%s audio_ms=%d bytes=%d "
                  "output=%s %s", job_id, self.engine.name, r.voice, len(r.text), meta["chunks_processed"], r.format,
@@ -177,6 +163,28 @@ class TTSService:
                  result["output_mode"], " ".join(f"{k}={v:.1f}" for k, v in timings.items()))
         self._save_local_copy(job_id, r.format, data)
         return result
+
+    def _deliver(self, r: SynthesisRequest, result: dict, data: bytes, bucket: Bucket | None, job_id: str,
+                 timings: dict) -> dict | None:
+        """Put the audio into `result`: base64, or a bucket URL when asked for or when base64 would be too
+        large and a bucket is configured. Returns an error dict instead when neither can be done."""
+        too_big = None if r.output_mode == "url" else self._oversize(result, len(data))
+        if too_big and bucket is None:
+            log.warning("job=%s output too large: %s", job_id, too_big)
+            return {"error": too_big}
+        if r.output_mode == "base64" and not too_big:
+            result.update(output_mode="base64", audio_base64=base64.b64encode(data).decode("ascii"))
+            return None
+        t = time.perf_counter()
+        try:
+            result["audio_url"] = upload(bucket, data, f"{result['cache_key']}.{r.format}", result["mimetype"])
+        except Exception as e:  # noqa: BLE001 - boto raises many types; the job fails with the reason
+            log.error("job=%s upload to bucket %s at %s failed: %s", job_id, bucket.name, bucket.endpoint_url, e)
+            return {"error": f"output: could not upload to bucket {bucket.name!r} at {bucket.endpoint_url}: "
+                             f"{type(e).__name__}: {e}"}
+        result.update(output_mode="url", url_expires_s=URL_EXPIRES_S)
+        timings["upload_ms"] = _ms(t)
+        return None
 
     def _generate(self, r: SynthesisRequest) -> tuple[bytes, dict, dict]:
         e = self.engine
