@@ -24,11 +24,12 @@ reply=$(mktemp)
 trap 'rm -f "$reply"' EXIT
 if [ "${MODE:-runsync}" = run ]; then
   id=$(api POST /run "$body" | field id)
-  api "$status_method" "/status/$id" "{}" > "$reply"
+  # No body on status calls, even POST: a server that does not read one may reset the connection.
+  api "$status_method" "/status/$id" > "$reply"
   # Poll until the job is no longer queued or running.
   while [[ $(field status < "$reply") =~ ^(IN_QUEUE|IN_PROGRESS)$ ]]; do
     sleep 1
-    api "$status_method" "/status/$id" "{}" > "$reply"
+    api "$status_method" "/status/$id" > "$reply"
   done
 else
   api POST /runsync "$body" > "$reply"

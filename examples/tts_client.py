@@ -67,7 +67,8 @@ class TTSClient:
     def _poll(self, job_id: str, deadline: float) -> dict:
         delay = 0.5
         while True:
-            reply = self._call(self.status_method, f"/status/{job_id}", {} if self.status_method == "POST" else None)
+            # No body, even for POST: a server that does not read one may reset the connection.
+            reply = self._call(self.status_method, f"/status/{job_id}", None, idempotent=True)
             if reply.get("status") in TERMINAL:
                 return reply
             if time.monotonic() + delay > deadline:
@@ -75,11 +76,16 @@ class TTSClient:
             time.sleep(delay)
             delay = min(delay * 1.5, 5.0)
 
-    def _call(self, method: str, path: str, body: dict | None) -> dict:
+    def _call(self, method: str, path: str, body: dict | None, idempotent: bool = False) -> dict:
+        """One API call. 429 and 5xx are always retried (the job was not taken); broken connections only
+        when repeating the call is harmless (a status poll), since a repeated /run would start a second job."""
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        data = None if body is None else json.dumps(body).encode()
+        if body is not None:
+            data = json.dumps(body).encode()
+        else:
+            data = b"" if method == "POST" else None  # an empty POST: Content-Length 0
         for attempt in range(self.max_retries + 1):
             req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
             try:
@@ -90,9 +96,9 @@ class TTSClient:
                     detail = e.read()[:300].decode(errors="replace")
                     raise TTSError(f"{method} {path}: HTTP {e.code}: {detail}") from None
                 time.sleep(self._backoff(attempt, e.headers.get("Retry-After")))
-            except urllib.error.URLError as e:
-                if attempt == self.max_retries:
-                    raise TTSError(f"{method} {path}: {e.reason}") from None
+            except (urllib.error.URLError, OSError) as e:
+                if not idempotent or attempt == self.max_retries:
+                    raise TTSError(f"{method} {path}: {getattr(e, 'reason', e)}") from None
                 time.sleep(self._backoff(attempt, None))
         raise AssertionError("unreachable")
 

@@ -42,8 +42,8 @@ export async function synthesize(config: TtsConfig, request: TtsRequest): Promis
   // /runsync hands back the job id when its own wait ends first: keep polling the job.
   while (!TERMINAL.has(String(reply.status))) {
     await sleep(Math.min(config.pollIntervalMs ?? 1000, Math.max(0, deadline - Date.now())));
-    const method = config.statusMethod ?? "GET";
-    reply = await call(config, method, `/status/${reply.id}`, method === "POST" ? {} : undefined, deadline);
+    // No body, even for POST: a server that does not read one may reset the connection.
+    reply = await call(config, config.statusMethod ?? "GET", `/status/${reply.id}`, undefined, deadline);
   }
   if (reply.status !== "COMPLETED") {
     const message = errorMessage(reply.error) ?? `job ${reply.status}`;
