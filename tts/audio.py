@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import soundfile as sf
 
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 48000
@@ -12,7 +11,6 @@ MAX_SAMPLE_RATE = 48000
 
 @dataclass(frozen=True)
 class Format:
-    name: str
     mimetype: str
     # None = any rate in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]; else the codec's only rates.
     rates: tuple[int, ...] | None = None
@@ -22,11 +20,11 @@ _MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 FORMATS: dict[str, Format] = {
-    "wav": Format("wav", "audio/wav"),
-    "mp3": Format("mp3", "audio/mpeg", _MP3_RATES),
-    "ogg": Format("ogg", "audio/ogg", _OPUS_RATES),
-    "flac": Format("flac", "audio/flac"),
-    "pcm": Format("pcm", "audio/pcm"),
+    "wav": Format("audio/wav"),
+    "mp3": Format("audio/mpeg", _MP3_RATES),
+    "ogg": Format("audio/ogg", _OPUS_RATES),
+    "flac": Format("audio/flac"),
+    "pcm": Format("audio/pcm"),
 }
 
 
