@@ -3,6 +3,8 @@
     python -m bench.bench_csm                       # device auto, eager, 125 frames (10 s of audio)
     python -m bench.bench_csm --compile             # CUDA: static cache + torch.compile, warmed up first
     python -m bench.bench_csm --frames 12 --runs 1  # a CPU-sized run
+    python -m bench.bench_csm --host-overhead       # tiny layers, csm-1b's 31 depth steps a frame: the
+                                                    # per-frame cost that is not model compute
 
 Random weights never emit the end frame, so every run generates exactly --frames frames. Prints JSON:
 real-time factor (generation seconds / audio seconds), time to the first frame's codes, and time to
@@ -46,6 +48,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="CSM_COMPILE=1 (CUDA only)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--host-overhead", action="store_true",
+                        help="tiny layers with 32 codebooks: measures generate()'s per-frame host overhead")
     args = parser.parse_args()
     os.environ["DEVICE"] = args.device
     os.environ["CSM_COMPILE"] = "1" if args.compile else "0"
@@ -55,20 +59,21 @@ def main() -> None:
     import torch
     from transformers import CsmConfig, CsmForConditionalGeneration
 
-    from tests.tiny_csm import build_processor
+    from tests.tiny_csm import build_processor, tiny_config
     from tts.engines.csm import FRAME_MS, CsmEngine, _device
 
     logging.basicConfig(level=logging.WARNING)
     device = _device(args.device)
     t = time.perf_counter()
-    config = CsmConfig()
+    config = tiny_config(codebooks=32) if args.host_overhead else CsmConfig()
     config.codebook_eos_token_id = -1  # never matches: every run is exactly --frames frames
     with torch.device(device):
         model = CsmForConditionalGeneration(config)
-    # Random heads also sample the special ids 2048-2050, which a trained model never emits and Mimi's
-    # 2048-entry codebooks cannot decode: clamp them at decode time (no cost per generated frame).
+    # Random heads also sample the special ids past the codec's codebook (2048-2050 in csm-1b), which a
+    # trained model never emits: clamp them at decode time (no cost per generated frame).
     codec_decode = model.codec_model.decode
-    model.codec_model.decode = lambda codes, *a, **k: codec_decode(codes.clamp(max=2047), *a, **k)
+    top = config.codec_config.codebook_size - 1
+    model.codec_model.decode = lambda codes, *a, **k: codec_decode(codes.clamp(max=top), *a, **k)
     build_s = time.perf_counter() - t
     t = time.perf_counter()
     engine = CsmEngine(model=model, processor=build_processor(config.bos_token_id))
@@ -94,6 +99,7 @@ def main() -> None:
         "device": device if not device.startswith("cuda") else torch.cuda.get_device_name(),
         "dtype": str(engine.model.dtype).replace("torch.", ""),
         "compiled": engine.compiled,
+        "model": "tiny layers, 32 codebooks (host overhead)" if args.host_overhead else "CsmConfig() full size",
         "params_b": round(sum(p.numel() for p in model.parameters()) / 1e9, 3),
         "frames": args.frames,
         "frame_ms": FRAME_MS,
