@@ -195,3 +195,10 @@ def test_a_voice_installed_in_hibari_home_is_listed_loaded_and_keyed_separately(
     assert kore["voice"] == "kore" and kore["cache_key"] != heart["cache_key"]
     assert rms_db(decode(kore)[0]) > -35
     assert service.handle({"action": "health"})["voices"] == ["heart", "kore"]
+
+
+@pytest.mark.parametrize("text", ["😀😀", "你好世界", "\u200b\u200b"])
+def test_text_with_nothing_to_pronounce_is_an_error_not_an_empty_file(service, text):
+    out = service.handle({"text": text})
+    assert set(out) == {"error"} and out["error"].startswith("text: "), out
+    assert service.cache.stats()["entries"] == 0

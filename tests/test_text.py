@@ -5,6 +5,8 @@ def test_normalize_collapses_whitespace_keeps_case_and_composes_unicode():
     assert normalize("  Hello\n\n\tWorld  ") == "Hello World"
     assert normalize("US us") == "US us"
     assert normalize("cafe\u0301") == "caf\u00e9"  # NFD e + combining acute -> one code point
+    assert normalize("\ufeffzero\u200bwidth soft\u00adhyphen") == "zerowidth softhyphen"
+    assert normalize("\u200b \u200d") == ""
 
 
 def test_sentences_split_on_end_punctuation_not_abbreviations():

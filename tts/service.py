@@ -21,6 +21,7 @@ from tts.upload import URL_EXPIRES_S, Bucket, bucket_from_env, upload
 from tts.voices import VoiceLibrary
 
 log = logging.getLogger("tts.service")
+_LANGUAGES = {"en": "English"}
 
 
 class TTSService:
@@ -209,6 +210,10 @@ class TTSService:
         except BaseException:
             out.abort()
             raise
+        if samples == 0:
+            raise InputError("text", f"produced no speech: the {e.name} engine found nothing it can pronounce "
+                                     f"(it reads {', '.join(_LANGUAGES.get(x, x) for x in e.languages)} words, "
+                                     "numbers and common symbols)")
         timings["encode_wait_ms"] = _ms(t)  # encoding overlaps synthesis: this is what is left after it
         self.counts["synthesized"] += 1
         self.counts["chunks_synthesized"] += chunks_done

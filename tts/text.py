@@ -17,10 +17,13 @@ _ABBREV = {
 
 
 def normalize(text: str) -> str:
-    """Unicode NFC, every run of whitespace (newlines included) collapsed to one space, trimmed.
+    """Unicode NFC, invisible format characters (zero-width spaces, BOMs, soft hyphens) removed, every
+    run of whitespace (newlines included) collapsed to one space, trimmed.
 
     Case is kept: it changes pronunciation ("US" vs "us")."""
-    return _WS.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return _WS.sub(" ", text).strip()
 
 
 def _is_abbreviation(before: str) -> bool:
