@@ -25,7 +25,13 @@ if __name__ == "__main__":
 
 from tts.service import build_service  # noqa: E402  (after logging is configured)
 
-SERVICE = build_service()
+try:
+    SERVICE = build_service()
+except (ValueError, RuntimeError) as e:  # configuration or model problems: one clear line, not a traceback
+    import logging
+
+    logging.getLogger("tts").error("worker cannot start: %s", e)
+    raise SystemExit(1) from None
 
 
 def handler(job: dict) -> dict:

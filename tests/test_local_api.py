@@ -6,6 +6,8 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 from tests.conftest import ROOT, decode, rms_db, worker_env
 
 def post(url: str, body: dict | None = None, timeout: float = 60) -> dict:
@@ -69,3 +71,16 @@ def test_python_handler_py_exits_1_on_a_bad_request(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "text: is empty after whitespace is collapsed" in done.stdout
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"TTS_ENGINE": "nope"}, "worker cannot start: TTS_ENGINE='nope' is not a known engine; choose one of: hibari"),
+    ({"MAX_TEXT_CHARS": "lots"}, "worker cannot start: MAX_TEXT_CHARS='lots' is not a whole number"),
+    ({"TTS_ENGINE": "csm", "MODEL_ID": "/nonexistent/csm-1b"},
+     "worker cannot start: could not load the CSM model: MODEL_ID=/nonexistent/csm-1b does not exist"),
+])
+def test_a_misconfigured_worker_stops_at_start_with_one_clear_line(tmp_path, env, message):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path,
+                          env={**worker_env(tmp_path), **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert message in done.stdout and "Traceback" not in done.stdout + done.stderr
