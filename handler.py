@@ -35,7 +35,17 @@ except (ValueError, RuntimeError) as e:  # configuration or model problems: one 
 
 
 def handler(job: dict) -> dict:
-    return SERVICE.handle(job.get("input"), str(job.get("id", "-")))
+    return SERVICE.handle(job.get("input"), str(job.get("id", "-")), progress=_progress_reporter(job))
+
+
+def _progress_reporter(job: dict):
+    """Posts IN_PROGRESS updates that /status pollers see; only when deployed (locally nobody polls, and
+    the SDK would post to a placeholder URL)."""
+    if not os.environ.get("RUNPOD_WEBHOOK_POST_OUTPUT"):
+        return None
+    import runpod
+
+    return lambda update: runpod.serverless.progress_update(job, update)
 
 
 if __name__ == "__main__":

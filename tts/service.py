@@ -38,15 +38,16 @@ class TTSService:
         self.counts = {"jobs": 0, "failed": 0, "cache_hits": 0, "synthesized": 0, "chunks_synthesized": 0}
 
     # -- entry point -------------------------------------------------------------------------
-    def handle(self, raw_input, job_id: str = "-") -> dict:
-        """A job's input to its output dict; errors come back as {"error": "<field>: ..."}."""
+    def handle(self, raw_input, job_id: str = "-", progress=None) -> dict:
+        """A job's input to its output dict; errors come back as {"error": "<field>: ..."}.
+        `progress(update: dict)`, when given, hears after each chunk but the last of a long text."""
         self.counts["jobs"] += 1
         try:
             request = parse(raw_input, self.engine, self.settings.max_text_chars, self.library)
             if isinstance(request, ActionRequest):
                 log.info("job=%s action=%s", job_id, request.action)
                 return self._action(request)
-            return self._synthesize(request, job_id)
+            return self._synthesize(request, job_id, progress)
         except InputError as e:
             self.counts["failed"] += 1
             log.info("job=%s rejected: %s", job_id, e)
@@ -119,7 +120,7 @@ class TTSService:
                 "max_audio_length_ms": r.max_audio_length_ms, "reference": turn(r.reference),
                 "context": [turn(t) for t in r.context], "temperature": r.temperature, "top_k": r.top_k}
 
-    def _synthesize(self, r: SynthesisRequest, job_id: str) -> dict:
+    def _synthesize(self, r: SynthesisRequest, job_id: str, progress=None) -> dict:
         t0 = time.perf_counter()
         bucket = r.bucket or self.bucket
         if r.output_mode == "url" and bucket is None:  # before any work: this request cannot succeed
@@ -131,7 +132,7 @@ class TTSService:
             self.counts["cache_hits"] += 1
             data, meta, timings = entry.data, entry.meta, {}
         else:
-            data, meta, timings = self._generate(r)
+            data, meta, timings = self._generate(r, progress)
             if r.cache:
                 t = time.perf_counter()
                 self.cache.put(key, data, meta)
@@ -187,15 +188,18 @@ class TTSService:
         timings["upload_ms"] = _ms(t)
         return None
 
-    def _generate(self, r: SynthesisRequest) -> tuple[bytes, dict, dict]:
+    def _generate(self, r: SynthesisRequest, progress=None) -> tuple[bytes, dict, dict]:
         e = self.engine
         t = time.perf_counter()
         out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms)
         chunks_done, previous = 0, None
+        chunks = text.chunk(r.text, e.max_chunk_chars)
         try:
-            for chunk in text.chunk(r.text, e.max_chunk_chars):
+            for chunk in chunks:
                 if out.full:
                     break  # the rest would be cut anyway
+                if progress is not None and chunks_done:
+                    progress({"chunks_done": chunks_done, "chunks_total": len(chunks)})
                 pieces = []
                 for piece in e.synthesize(chunk, r, previous):
                     out.add(piece)
