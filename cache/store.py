@@ -74,25 +74,16 @@ class AudioCache:
         path = self._path(key)
         header = json.dumps({"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "meta": meta},
                             separators=(",", ":")).encode()
-        tmp = None
+        def write(f) -> None:
+            f.write(MAGIC + struct.pack(">I", len(header)) + header)
+            f.write(data)  # apart from the header: no copy of the payload
+
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=os.path.dirname(path))
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; other workers may run as other users
-                f.write(MAGIC + struct.pack(">I", len(header)) + header)
-                f.write(data)
-            os.replace(tmp, path)
-            tmp = None
+            atomic_write(path, write)
         except OSError as e:
             self._failed("write", key, e)
             return False
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
         self.writes += 1
         self._account(len(data) + len(header) + len(MAGIC) + 4)
         return True
@@ -170,6 +161,20 @@ class AudioCache:
             "errors": self.errors,
             "evictions": self.evictions,
         }
+
+
+def atomic_write(path: str, write) -> None:
+    """Write a file so readers, in this process or another worker, see the old file, the new one or none:
+    `write(f)` fills a temp file in the same directory, which is then renamed over `path`."""
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; other workers may run as other users
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
 
 
 def _decode(blob: bytes) -> CacheEntry | None:

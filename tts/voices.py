@@ -9,11 +9,11 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 
 import soundfile as sf
 
+from cache import atomic_write
 from tts import audio
 from tts.audio_input import AudioClip
 from tts.errors import InputError
@@ -86,8 +86,8 @@ class VoiceLibrary:
             os.makedirs(self.directory, exist_ok=True)
             pcm = audio.to_pcm16(clip.samples)
             meta["sha256"] = hashlib.sha256(pcm.tobytes()).hexdigest()  # of what is stored: the cache key's part
-            _atomic_write(wav, lambda f: sf.write(f, pcm, self.rate, format="WAV", subtype="PCM_16"))
-            _atomic_write(meta_path, lambda f: f.write(json.dumps(meta).encode()))
+            atomic_write(wav, lambda f: sf.write(f, pcm, self.rate, format="WAV", subtype="PCM_16"))
+            atomic_write(meta_path, lambda f: f.write(json.dumps(meta).encode()))
         except OSError as e:
             raise InputError("name", f"could not store voice {name!r} in {self.directory}: {e}") from None
         log.info("voice %s stored (%.1f s)", name, clip.seconds)
@@ -103,18 +103,3 @@ class VoiceLibrary:
             except FileNotFoundError:
                 pass
         return found
-
-
-def _atomic_write(path: str, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
