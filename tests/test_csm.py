@@ -216,6 +216,7 @@ def test_bad_reference_inputs(svc, speech_wav):
         ({"temperature": 0}, "temperature: must be a number from 0.05 to 2.0; got 0"),
         ({"top_k": 0}, "top_k: must be a whole number from 1 to 2048; got 0"),
         ({"speaker": 1.5}, "speaker: must be a whole number from 0 to 9; got 1.5"),
+        ({"voice": "../voices/x"}, "voice: unknown voice '../voices/x' for the csm engine"),
     ]
     for extra, message in cases:
         out = svc.handle({"text": "Hi.", **extra})

@@ -228,7 +228,7 @@ def _voice_and_reference(data: dict, engine: Engine, library: VoiceLibrary | Non
     builtin = {v.name: v for v in engine.voices()}
     if name in builtin and builtin[name].installed:
         return name, None
-    stored = library.get(name) if library is not None and name in library.names() else None
+    stored = library.get(name) if library is not None else None
     if stored is not None:
         clip, transcript = stored
         return name, Turn(transcript, speaker, clip)

@@ -21,7 +21,6 @@ from tts.errors import InputError
 log = logging.getLogger("tts.voices")
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-MAX_TEXT_CHARS = 1000
 
 
 def check_name(field: str, name) -> str:
@@ -37,6 +36,8 @@ class VoiceLibrary:
         self.rate = rate
 
     def _paths(self, name: str) -> tuple[str, str]:
+        if not NAME_RE.fullmatch(name):  # no path tricks, whoever calls
+            raise ValueError(f"invalid voice name {name!r}")
         base = os.path.join(self.directory, name)
         return base + ".wav", base + ".json"
 
@@ -63,7 +64,9 @@ class VoiceLibrary:
             return None
 
     def get(self, name: str) -> tuple[AudioClip, str] | None:
-        """(clip, transcript), or None when there is no such voice."""
+        """(clip, transcript), or None when there is no such voice (or the name is not a valid one)."""
+        if not NAME_RE.fullmatch(name):
+            return None
         wav, _ = self._paths(name)
         meta = self._meta(name)
         if meta is None:
@@ -81,11 +84,12 @@ class VoiceLibrary:
         if clip.rate != self.rate:
             raise ValueError(f"clip at {clip.rate} Hz, library at {self.rate} Hz")
         wav, meta_path = self._paths(name)
-        meta = {"text": text, "seconds": round(clip.seconds, 2), "sha256": clip.sha256, "created": int(time.time())}
+        pcm = audio.to_pcm16(clip.samples)
+        meta = {"text": text, "seconds": round(clip.seconds, 2),
+                "sha256": hashlib.sha256(pcm.tobytes()).hexdigest(),  # of what is stored: the cache key's part
+                "created": int(time.time())}
         try:
             os.makedirs(self.directory, exist_ok=True)
-            pcm = audio.to_pcm16(clip.samples)
-            meta["sha256"] = hashlib.sha256(pcm.tobytes()).hexdigest()  # of what is stored: the cache key's part
             atomic_write(wav, lambda f: sf.write(f, pcm, self.rate, format="WAV", subtype="PCM_16"))
             atomic_write(meta_path, lambda f: f.write(json.dumps(meta).encode()))
         except OSError as e:
