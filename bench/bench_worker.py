@@ -55,11 +55,9 @@ def bench_hit(service, n: int) -> dict:
 def bench_hit_api(request: dict, n: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
-        env.update(CACHE_DIR=os.path.join(tmp, "cache"), RUNPOD_SKIP_AUTO_SYSTEM_CHECKS="true")
         proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py"), "--rp_serve_api",
                                  "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port)],
-                                cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                cwd=tmp, env=_worker_env(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             _wait_port(port, proc, 90)
             url = f"http://127.0.0.1:{port}/runsync"
@@ -104,10 +102,8 @@ def bench_cold(runs: int) -> dict:
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             shutil.copy(os.path.join(ROOT, "test_input.json"), tmp)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
-            env.update(CACHE_DIR=os.path.join(tmp, "cache"), PYTHONUNBUFFERED="1")
             t = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp, env=env,
+            proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp, env=_worker_env(tmp),
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for line in proc.stdout:
                 if "ready in" in line and not ready[len(first_job):]:
@@ -117,6 +113,13 @@ def bench_cold(runs: int) -> dict:
             assert proc.returncode == 0
     return {"engine_ready_s": {"p50": pct(ready, 0.5), "max": round(max(ready), 3)},
             "first_job_done_s": {"p50": pct(first_job, 0.5), "max": round(max(first_job), 3)}, "runs": runs}
+
+
+def _worker_env(tmp: str) -> dict:
+    """A worker process's environment: no RUNPOD_* from outside (never deployed mode), its own cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
+    env.update(CACHE_DIR=os.path.join(tmp, "cache"), RUNPOD_SKIP_AUTO_SYSTEM_CHECKS="true", PYTHONUNBUFFERED="1")
+    return env
 
 
 def _free_port() -> int:

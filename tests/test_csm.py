@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from cache import AudioCache
-from tests.conftest import ROOT, decode, make_settings
+from tests.conftest import ROOT, decode, make_settings, worker_env
 from tests.tiny_csm import build_tiny_csm
 from tts.errors import WorkerPoisoned
 from tts.service import TTSService
@@ -272,9 +272,8 @@ def test_a_missing_model_fails_at_start_naming_model_id_and_hf_token(monkeypatch
 
 
 def test_python_handler_py_with_the_csm_engine(model_dir, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
-    env.update(TTS_ENGINE="csm", MODEL_ID=model_dir, DEVICE="cpu", CACHE_DIR=str(tmp_path / "c"),
-               VOICES_DIR=str(tmp_path / "v"), RUNPOD_SKIP_AUTO_SYSTEM_CHECKS="true")
+    env = worker_env(tmp_path)
+    env.update(TTS_ENGINE="csm", MODEL_ID=model_dir, DEVICE="cpu", VOICES_DIR=str(tmp_path / "v"))
     job = {"input": {"text": "From the handler.", "format": "ogg", "speaker": 2}}
     done = subprocess.run([sys.executable, os.path.join(ROOT, "handler.py"), "--test_input", json.dumps(job)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
