@@ -10,9 +10,12 @@ import threading
 
 from tts.logs import setup_logging
 
-if __name__ == "__main__" and not os.environ.get("RUNPOD_WEBHOOK_GET_JOB") and "--rp_serve_api" not in sys.argv:
-    # Local test run: the SDK prints the whole result at INFO (base64 audio); keep it to warnings,
-    # and write the audio to a file a person can play instead.
+# Deployed: RunPod hands jobs over RUNPOD_WEBHOOK_GET_JOB. Local test run: one job from test_input.json.
+DEPLOYED = bool(os.environ.get("RUNPOD_WEBHOOK_GET_JOB"))
+LOCAL_TEST_RUN = __name__ == "__main__" and not DEPLOYED and "--rp_serve_api" not in sys.argv
+if LOCAL_TEST_RUN:
+    # The SDK prints the whole result at INFO (base64 audio); keep it to warnings, and write the audio to a
+    # file a person can play instead.
     os.environ.setdefault("RUNPOD_LOG_LEVEL", "WARN")
     os.environ.setdefault("OUTPUT_DIR", "output")
 
@@ -23,10 +26,13 @@ if __name__ == "__main__":
     _sdk_import = threading.Thread(target=importlib.import_module, args=("runpod",), daemon=True)
     _sdk_import.start()
 
-from tts.service import build_service  # noqa: E402  (after logging is configured)
+from tts.config import Settings  # noqa: E402  (after logging is configured)
+from tts.local_run import summary  # noqa: E402
+from tts.service import build_service  # noqa: E402
 
 try:
-    SERVICE = build_service()
+    SETTINGS = Settings.from_env()
+    SERVICE = build_service(SETTINGS)
 except (ValueError, RuntimeError) as e:  # configuration or model problems: one clear line, not a traceback
     import logging
 
@@ -35,14 +41,15 @@ except (ValueError, RuntimeError) as e:  # configuration or model problems: one 
 
 
 def handler(job: dict) -> dict:
-    return SERVICE.handle(job.get("input"), str(job.get("id", "-")), progress=_progress_reporter(job))
+    job_id = str(job.get("id", "-"))
+    result = SERVICE.handle(job.get("input"), job_id, progress=_progress_reporter(job) if DEPLOYED else None)
+    if LOCAL_TEST_RUN:
+        print(summary(job_id, result, SETTINGS.output_dir), flush=True)
+    return result
 
 
 def _progress_reporter(job: dict):
-    """Posts IN_PROGRESS updates that /status pollers see; only when deployed (locally nobody polls, and
-    the SDK would post to a placeholder URL)."""
-    if not os.environ.get("RUNPOD_WEBHOOK_POST_OUTPUT"):
-        return None
+    """Posts IN_PROGRESS updates that /status pollers see (only deployed: locally nobody polls)."""
     import runpod
 
     return lambda update: runpod.serverless.progress_update(job, update)

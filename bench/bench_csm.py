@@ -51,15 +51,14 @@ def main() -> None:
     parser.add_argument("--host-overhead", action="store_true",
                         help="tiny layers with 32 codebooks: measures generate()'s per-frame host overhead")
     args = parser.parse_args()
-    os.environ["DEVICE"] = args.device
-    os.environ["CSM_COMPILE"] = "1" if args.compile else "0"
 
     import logging
 
     import torch
     from transformers import CsmConfig, CsmForConditionalGeneration
 
-    from tests.tiny_csm import build_processor, tiny_config
+    from tools.tiny_csm import build_processor, tiny_config
+    from tts.config import Settings
     from tts.engines.csm import FRAME_MS, CsmEngine, _device
 
     logging.basicConfig(level=logging.WARNING)
@@ -76,17 +75,18 @@ def main() -> None:
     model.codec_model.decode = lambda codes, *a, **k: codec_decode(codes.clamp(max=top), *a, **k)
     build_s = time.perf_counter() - t
     t = time.perf_counter()
-    engine = CsmEngine(model=model, processor=build_processor(config.bos_token_id))
+    engine = CsmEngine(Settings(device=args.device, csm_compile=args.compile), model=model,
+                       processor=build_processor(config.bos_token_id))
     warm_s = time.perf_counter() - t
 
-    inputs = engine._inputs([], 0, TEXT)
+    inputs = engine.prompt([], 0, TEXT)
     runs = []
     for i in range(args.runs):
         clock = FrameClock()
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         clock.start = time.perf_counter()
-        wave = engine._generate(inputs, args.frames, seed=i, temperature=0.9, top_k=50, streamer=clock)
+        wave = engine.generate(inputs, args.frames, seed=i, temperature=0.9, top_k=50, streamer=clock)
         done = time.perf_counter()
         assert len(clock.times) == args.frames, len(clock.times)
         audio_s = len(wave) / engine.sample_rate

@@ -35,7 +35,8 @@ class TTSClient:
         endpoint_id = endpoint_id or os.environ.get("RUNPOD_ENDPOINT_ID")
         if base_url is None:
             if not endpoint_id:
-                raise ValueError("give base_url, or endpoint_id / RUNPOD_ENDPOINT_ID")
+                raise ValueError("no endpoint: set RUNPOD_ENDPOINT_ID (and RUNPOD_API_KEY), or pass base_url "
+                                 "(for the SDK's local API: --base-url http://localhost:8000 --local)")
             base_url = f"https://api.runpod.ai/v2/{endpoint_id}"
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("RUNPOD_API_KEY")
@@ -82,10 +83,8 @@ class TTSClient:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        if body is not None:
-            data = json.dumps(body).encode()
-        else:
-            data = b"" if method == "POST" else None  # an empty POST: Content-Length 0
+        # No body: an empty POST (Content-Length 0), or a GET.
+        data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
         for attempt in range(self.max_retries + 1):
             req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
             try:
@@ -144,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     params = {"format": os.path.splitext(args.out)[1].lstrip(".").lower() or "mp3"}
     if args.voice:
         params["voice"] = args.voice
-    client = TTSClient(base_url=args.base_url, local=args.local)
+    try:
+        client = TTSClient(base_url=args.base_url, local=args.local)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         data, output = client.synthesize(args.text, sync=not args.queue, **params)
     except TTSError as e:

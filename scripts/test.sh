@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test suite (pytest), in ./.venv. Extra arguments go to pytest.
+# Lint (ruff) and the test suite (pytest), in ./.venv. Extra arguments go to pytest, e.g. -m "not slow".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+.venv/bin/ruff check .
 .venv/bin/python -m pytest -q "$@"

@@ -1,37 +1,28 @@
-"""A local directory served over 127.0.0.1 in the URL shapes huggingface_hub's snapshot_download uses, so the
-real download code runs offline. Optionally gated: without the right token it answers like a gated repo."""
+"""A local directory answered in the URL shapes huggingface_hub's snapshot_download uses, so the real download
+code runs offline. Optionally gated: without the right token it answers like a gated repo."""
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import os
-import threading
+
+from tools.harness import QuietHandler
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def serve(directory: str, repo_id: str, token: str | None = None):
-    """Start the server; returns (endpoint URL, server). Call server.shutdown() when done."""
+def hub_handler(directory: str, repo_id: str, token: str | None = None) -> type[QuietHandler]:
+    """A handler class for tools.harness.serve."""
 
-    class Hub(http.server.BaseHTTPRequestHandler):
-        def _send(self, status: int, body: bytes, headers: dict, head: bool):
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if not head:
-                self.wfile.write(body)
-
+    class Hub(QuietHandler):
         def _json(self, obj, head):
-            self._send(200, json.dumps(obj).encode(), {"Content-Type": "application/json"}, head)
+            self.reply(200, json.dumps(obj).encode(), {"Content-Type": "application/json"}, head)
 
         def _answer(self, head: bool):
             path = self.path.split("?", 1)[0]
             if token is not None and self.headers.get("Authorization") != f"Bearer {token}":
                 msg = b'{"error": "Access to model is restricted. You must have access to it and be authenticated."}'
-                return self._send(401, msg, {"X-Error-Code": "GatedRepo", "X-Error-Message": "gated"}, head)
+                return self.reply(401, msg, {"X-Error-Code": "GatedRepo", "X-Error-Message": "gated"}, head)
             files = sorted(f for f in os.listdir(directory) if os.path.isfile(os.path.join(directory, f)))
             if path.startswith(f"/api/models/{repo_id}/tree/"):
                 return self._json([{"type": "file", "path": f, "size": os.path.getsize(os.path.join(directory, f)),
@@ -43,9 +34,9 @@ def serve(directory: str, repo_id: str, token: str | None = None):
                 name = path[len(prefix):].split("/", 1)[1]
                 if name in files:
                     data = _read(directory, name)
-                    return self._send(200, data, {"ETag": f'"{hashlib.sha256(data).hexdigest()}"',
+                    return self.reply(200, data, {"ETag": f'"{hashlib.sha256(data).hexdigest()}"',
                                                   "X-Repo-Commit": COMMIT}, head)
-            return self._send(404, b'{"error": "not found"}', {"X-Error-Code": "EntryNotFound"}, head)
+            return self.reply(404, b'{"error": "not found"}', {"X-Error-Code": "EntryNotFound"}, head)
 
         def do_GET(self):  # noqa: N802
             self._answer(False)
@@ -53,12 +44,7 @@ def serve(directory: str, repo_id: str, token: str | None = None):
         def do_HEAD(self):  # noqa: N802
             self._answer(True)
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}", server
+    return Hub
 
 
 def _read(directory: str, name: str) -> bytes:

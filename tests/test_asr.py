@@ -4,9 +4,11 @@ import re
 import numpy as np
 import pytest
 
-from tests.conftest import decode
+from tests.helpers import decode
 
 pocketsphinx = pytest.importorskip("pocketsphinx")
+
+pytestmark = pytest.mark.slow  # worker processes and ASR
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",

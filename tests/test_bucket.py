@@ -1,12 +1,12 @@
 """Bucket output against a real S3-compatible server (moto) on 127.0.0.1."""
-import socket
 import urllib.request
 
 import pytest
 
 from cache import AudioCache
-from tests.conftest import make_settings
+from tests.helpers import free_port, make_settings
 from tts.service import TTSService
+from tts.upload import Bucket
 
 moto_server = pytest.importorskip("moto.server")
 
@@ -18,9 +18,7 @@ KEYS = {"accessId": "test-access", "accessSecret": "test-secret"}
 def s3():
     import boto3
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
@@ -33,13 +31,9 @@ def s3():
 
 
 @pytest.fixture
-def env_bucket(s3, monkeypatch):
-    endpoint, _ = s3
-    monkeypatch.setenv("BUCKET_ENDPOINT_URL", endpoint)
-    monkeypatch.setenv("BUCKET_ACCESS_KEY_ID", KEYS["accessId"])
-    monkeypatch.setenv("BUCKET_SECRET_ACCESS_KEY", KEYS["accessSecret"])
-    monkeypatch.setenv("BUCKET_NAME", "env-bucket")
-    return endpoint
+def env_bucket(s3):
+    """The endpoint's bucket, as the BUCKET_* settings give it."""
+    return Bucket(s3[0], KEYS["accessId"], KEYS["accessSecret"], name="env-bucket")
 
 
 def service(engine, tmp_path, **settings):
@@ -52,7 +46,7 @@ def fetch(url: str) -> tuple[bytes, str]:
 
 
 def test_url_mode_uploads_and_returns_a_presigned_url_to_the_same_bytes(engine, tmp_path, env_bucket, s3):
-    svc = service(engine, tmp_path)
+    svc = service(engine, tmp_path, bucket=env_bucket)
     out = svc.handle({"text": SENTENCE, "format": "mp3", "output_mode": "url"})
     assert "audio_base64" not in out and out["output_mode"] == "url" and out["url_expires_s"] == 7 * 24 * 3600
     data, content_type = fetch(out["audio_url"])
@@ -74,7 +68,7 @@ def test_per_request_s3config_is_used_without_endpoint_settings(engine, tmp_path
 
 
 def test_an_oversized_result_goes_to_the_bucket_when_one_is_configured(engine, tmp_path, env_bucket):
-    svc = service(engine, tmp_path, max_response_bytes=50_000)
+    svc = service(engine, tmp_path, max_response_bytes=50_000, bucket=env_bucket)
     out = svc.handle({"text": SENTENCE * 4, "format": "wav"})
     assert out["output_mode"] == "url" and out["size_bytes"] > 50_000
     assert len(fetch(out["audio_url"])[0]) == out["size_bytes"]

@@ -1,20 +1,20 @@
 """The example clients (examples/) against the SDK's local API, and the Python client's retry logic
 against a scripted RunPod-like server on loopback."""
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 
 import pytest
 import soundfile as sf
 
-from tests.conftest import ROOT, rms_db
+from tests.helpers import ROOT, QuietHandler, rms_db, serve
 
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 from tts_client import TTSClient, TTSError  # noqa: E402
+
+pytestmark = pytest.mark.slow  # worker processes
 
 EXAMPLES = os.path.join(ROOT, "examples")
 
@@ -47,7 +47,16 @@ def test_python_client_cli_writes_the_file(local_api, tmp_path):
     assert sf.info(out).samplerate == 24000 and "s of mp3" in done.stdout
 
 
-class Scripted(http.server.BaseHTTPRequestHandler):
+def test_python_client_cli_without_an_endpoint_says_what_to_set_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
+    done = subprocess.run([sys.executable, os.path.join(EXAMPLES, "tts_client.py"), "Hello", "-o",
+                           str(tmp_path / "hello.mp3")], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("error: no endpoint: set RUNPOD_ENDPOINT_ID (and RUNPOD_API_KEY), or pass base_url "
+                           "(for the SDK's local API: --base-url http://localhost:8000 --local)\n")
+
+
+class Scripted(QuietHandler):
     """Answers each request with the next scripted (status, body, headers) and records the calls."""
     script: list = []
     calls: list = []
@@ -56,27 +65,16 @@ class Scripted(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         self.calls.append((self.command, self.path, self.rfile.read(length) if length else b""))
         status, body, headers = self.script.pop(0)
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self.reply(status, json.dumps(body).encode(), headers)
 
     do_GET = do_POST = _answer
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
 def scripted():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     Scripted.calls = []
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(Scripted) as url:
+        yield url
 
 
 def test_429_is_retried_and_an_expired_runsync_is_polled_with_get(scripted):

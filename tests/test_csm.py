@@ -1,22 +1,22 @@
 """The CSM engine on a tiny random-weight model saved to disk and loaded like sesame/csm-1b (MODEL_ID=<dir>)."""
 import base64
-import http.server
 import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from cache import AudioCache
-from tests.conftest import ROOT, decode, make_settings, worker_env
-from tests.tiny_csm import build_tiny_csm
+from tests.helpers import ROOT, decode, files_handler, make_settings, serve, worker_env
+from tools.tiny_csm import build_tiny_csm
+from tts.engines import Capabilities
 from tts.errors import WorkerPoisoned
+from tts.schema import parse
 from tts.service import TTSService
 from tts.voices import VoiceLibrary
 
@@ -30,27 +30,24 @@ def model_dir(tmp_path_factory):
 def csm(model_dir):
     from tts.engines import load_engine
 
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MODEL_ID", model_dir)
-    mp.setenv("DEVICE", "cpu")
-    try:
-        yield load_engine("csm")  # the production loading path: AutoProcessor + from_pretrained(MODEL_ID)
-    finally:
-        mp.undo()
+    # The production loading path: AutoProcessor + from_pretrained(MODEL_ID)
+    return load_engine("csm", make_settings(model_id=model_dir, device="cpu"))
+
+
+def csm_service(csm, tmp_path, **settings):
+    return TTSService(csm, AudioCache(str(tmp_path / "cache"), 0), make_settings(**settings),
+                      VoiceLibrary(str(tmp_path / "voices"), csm.sample_rate))
 
 
 @pytest.fixture
 def svc(csm, tmp_path):
-    return TTSService(csm, AudioCache(str(tmp_path / "cache"), 0), make_settings(),
-                      VoiceLibrary(str(tmp_path / "voices"), csm.sample_rate))
+    return csm_service(csm, tmp_path)
 
 
 @pytest.fixture(scope="module")
 def speech_wav(engine):
     """Real speech (hibari) as WAV bytes at 24 kHz: a reference clip to clone."""
-    from tts.request import parse
-
-    r = parse({"text": "Hello there, this is my voice."}, engine, 5000)
+    r = parse({"text": "Hello there, this is my voice."}, Capabilities.of(engine))
     wave = np.concatenate(list(engine.synthesize(r.text, r)))
     buf = io.BytesIO()
     sf.write(buf, wave, 24000, format="WAV", subtype="PCM_16")
@@ -81,7 +78,8 @@ def test_a_generation_that_never_ends_stops_at_the_length_cap(svc):
 def test_speakers_change_the_audio_and_the_key(svc):
     a, b = svc.handle({"text": "Hi.", "speaker": 0}), svc.handle({"text": "Hi.", "speaker_id": 3})
     assert a["cache_key"] != b["cache_key"] and a["audio_base64"] != b["audio_base64"]
-    assert svc.handle({"text": "Hi.", "speaker": 10}) == {"error": "speaker: must be a whole number from 0 to 9; got 10"}
+    assert svc.handle({"text": "Hi.", "speaker": 10}) == {
+        "error": "speaker: must be a whole number from 0 to 9; got 10"}
 
 
 def test_same_seed_same_audio_and_sampling_settings_do_not_leak_between_requests(svc):
@@ -113,7 +111,8 @@ def test_reference_audio_clones_and_its_hash_keys_the_cache_whatever_the_contain
     assert from_flac["cache_hit"] is True and from_flac["cache_key"] == from_wav["cache_key"]
     other = svc.handle({**req, "reference_audio": b64(speech_wav[:-4800])})  # 0.1 s shorter
     assert other["cache_key"] != from_wav["cache_key"]
-    assert svc.handle({"text": "Plain."})["cache_key"] != svc.handle({"text": "Plain.", "temperature": 0.5})["cache_key"]
+    plain = svc.handle({"text": "Plain."})
+    assert plain["cache_key"] != svc.handle({"text": "Plain.", "temperature": 0.5})["cache_key"]
 
 
 def test_upload_list_use_and_delete_a_stored_voice(svc, speech_wav, tmp_path):
@@ -128,38 +127,24 @@ def test_upload_list_use_and_delete_a_stored_voice(svc, speech_wav, tmp_path):
     assert by_name["voice"] == "alice" and same_clip["cache_hit"] is True
     assert svc.handle({"action": "delete_voice", "name": "alice"}) == {"deleted": "alice"}
     assert svc.handle({"text": "Gone.", "voice": "alice"})["error"].startswith("voice: unknown voice 'alice'")
-    assert svc.handle({"action": "delete_voice", "name": "alice"}) == {"error": "name: no stored voice 'alice'; stored: none"}
-
-
-class _Files(http.server.BaseHTTPRequestHandler):
-    files: dict = {}
-
-    def do_GET(self):  # noqa: N802
-        body = self.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+    assert svc.handle({"action": "delete_voice", "name": "alice"}) == {
+        "error": "name: no stored voice 'alice'; stored: none"}
 
 
 @pytest.fixture
-def file_server(speech_wav, monkeypatch):
-    _Files.files = {"/voice.wav": speech_wav, "/big.wav": b"\0" * (11 * 1024 * 1024)}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "1")  # the test server is on loopback
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def file_server(speech_wav):
+    with serve(files_handler({"/voice.wav": speech_wav, "/big.wav": b"\0" * (11 * 1024 * 1024)})) as url:
+        yield url
 
 
-def test_f5_style_upload_from_a_url_then_synthesis_with_local_voice(svc, file_server):
+@pytest.fixture
+def private_svc(csm, tmp_path):
+    """A worker that may fetch from private addresses: the test's file server is on loopback."""
+    return csm_service(csm, tmp_path, allow_private_urls=True)
+
+
+def test_f5_style_upload_from_a_url_then_synthesis_with_local_voice(private_svc, file_server):
+    svc = private_svc
     up = svc.handle({"endpoint": "upload", "voice_file_url": f"{file_server}/voice.wav", "voice_name": "bob",
                      "ref_text": "Hello there, this is my voice."})
     assert up["voice"]["name"] == "bob"
@@ -171,8 +156,8 @@ def test_f5_style_upload_from_a_url_then_synthesis_with_local_voice(svc, file_se
     ("/missing.wav", "audio_url: the server answered HTTP 404"),
     ("/big.wav", "audio_url: the file is 11.5 MB, over the 10 MB limit"),
 ])
-def test_url_downloads_that_fail_say_why(svc, file_server, url, message):
-    out = svc.handle({"action": "upload_voice", "name": "x", "audio_url": file_server + url, "text": "t"})
+def test_url_downloads_that_fail_say_why(private_svc, file_server, url, message):
+    out = private_svc.handle({"action": "upload_voice", "name": "x", "audio_url": file_server + url, "text": "t"})
     assert out["error"].startswith(message), out
 
 
@@ -233,6 +218,7 @@ def test_a_prompt_that_cannot_fit_2048_positions_names_what_to_shorten(svc):
     assert out["error"].endswith("shorten the context or the reference audio")
 
 
+@pytest.mark.slow
 def test_long_text_is_chunked_and_every_chunk_is_generated(svc):
     sentences = [f"This is sentence number {i} of a longer answer that keeps one voice." for i in range(7)]
     out = svc.handle({"text": " ".join(sentences), "max_audio_length_ms": 4000, "cache": False})
@@ -261,16 +247,14 @@ def test_a_missing_model_fails_at_start_naming_model_id_and_hf_token(monkeypatch
 
     # HF_HUB_OFFLINE is read when huggingface_hub is imported; a running test sets the constant itself.
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setenv("MODEL_ID", "sesame/csm-1b")
-    monkeypatch.delenv("HF_TOKEN", raising=False)
     with pytest.raises(RuntimeError) as err:
-        CsmEngine()
+        CsmEngine(make_settings(model_id="sesame/csm-1b", hf_token=None))
     assert "MODEL_ID='sesame/csm-1b'" in str(err.value) and "HF_TOKEN is not set" in str(err.value)
-    monkeypatch.setenv("MODEL_ID", str(tmp_path))
     with pytest.raises(RuntimeError, match="it is a local directory: check it holds the whole snapshot"):
-        CsmEngine()
+        CsmEngine(make_settings(model_id=str(tmp_path)))
 
 
+@pytest.mark.slow
 def test_python_handler_py_with_the_csm_engine(model_dir, tmp_path):
     env = worker_env(tmp_path)
     env.update(TTS_ENGINE="csm", MODEL_ID=model_dir, DEVICE="cpu", VOICES_DIR=str(tmp_path / "v"))
@@ -285,9 +269,7 @@ def test_python_handler_py_with_the_csm_engine(model_dir, tmp_path):
 
 
 def test_a_chunk_is_conditioned_on_the_previous_chunk(csm, svc):
-    from tts.request import parse
-
-    r = parse({"text": "Second part of the answer.", "seed": 3}, csm, 5000)
+    r = parse({"text": "Second part of the answer.", "seed": 3}, Capabilities.of(csm))
     alone = np.concatenate(list(csm.synthesize(r.text, r)))
     first = np.concatenate(list(csm.synthesize("First part.", r)))
     after = np.concatenate(list(csm.synthesize(r.text, r, previous=("First part.", first))))

@@ -1,22 +1,20 @@
 """What the image is built from: the bake step (offline, against a local stand-in for the Hub), the
 Dockerfile (hadolint and its invariants) and the RunPod Hub files."""
 import hashlib
-import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 
 import pytest
 
 from cache import AudioCache
 from tests import fake_hub
-from tests.conftest import ROOT, decode, make_settings
-from tests.tiny_csm import build_tiny_csm
-from tts.bake import BakeError, bake_csm, bake_hibari_voices
+from tests.helpers import ROOT, decode, files_handler, make_settings, serve
+from tools.bake import BakeError, bake_csm, bake_hibari_voices
+from tools.tiny_csm import build_tiny_csm
 from tts.service import TTSService
 
 REPO = "sesame/csm-1b"
@@ -30,39 +28,32 @@ def hub_dir(tmp_path_factory):
     return d
 
 
-def test_bake_downloads_the_snapshot_and_the_engine_loads_it(hub_dir, tmp_path, monkeypatch):
-    endpoint, server = fake_hub.serve(hub_dir, REPO)
-    try:
+def test_bake_downloads_the_snapshot_and_the_engine_loads_it(hub_dir, tmp_path):
+    with serve(fake_hub.hub_handler(hub_dir, REPO)) as endpoint:
         manifest = bake_csm(REPO, str(tmp_path / "csm"), token=None, endpoint=endpoint)
-    finally:
-        server.shutdown()
     files = sorted(os.listdir(tmp_path / "csm"))
     assert "ckpt.pt" not in files and "model.safetensors" in files and "bake.json" in files
     assert not (tmp_path / "csm" / ".cache").exists()
     assert manifest["revision"] == fake_hub.COMMIT and manifest["model_id"] == REPO
     from tts.engines.csm import CsmEngine
 
-    monkeypatch.setenv("MODEL_ID", str(tmp_path / "csm"))
-    monkeypatch.setenv("DEVICE", "cpu")
-    engine = CsmEngine()
+    engine = CsmEngine(make_settings(model_id=str(tmp_path / "csm")))
     assert engine.model_version == fake_hub.COMMIT  # the cache key names the Hub commit that was baked
 
 
+@pytest.mark.slow
 def test_bake_of_a_gated_repo_needs_the_token_and_never_prints_it(hub_dir, tmp_path):
     secret = "hf_test_secret_token"
-    endpoint, server = fake_hub.serve(hub_dir, REPO, token=secret)
-    try:
+    with serve(fake_hub.hub_handler(hub_dir, REPO, token=secret)) as endpoint:
         with pytest.raises(BakeError, match="is gated: accept its license .* BuildKit secret hf_token"):
             bake_csm(REPO, str(tmp_path / "no-token"), endpoint=endpoint)
         token_file = tmp_path / "hf_token"
         token_file.write_text(secret + "\n")  # what --mount=type=secret,id=hf_token puts in /run/secrets
         env = {**os.environ, "HF_TOKEN_FILE": str(token_file)}
         env.pop("HF_TOKEN", None)
-        done = subprocess.run([sys.executable, "-m", "tts.bake", "csm", "--dest", str(tmp_path / "csm"),
+        done = subprocess.run([sys.executable, "-m", "tools.bake", "csm", "--dest", str(tmp_path / "csm"),
                                "--endpoint", endpoint, "--require"], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=120)
-    finally:
-        server.shutdown()
     assert done.returncode == 0, done.stderr
     assert f"bake: {REPO}@{fake_hub.COMMIT[:12]}" in done.stdout
     assert secret not in done.stdout + done.stderr
@@ -72,43 +63,25 @@ def test_bake_of_a_gated_repo_needs_the_token_and_never_prints_it(hub_dir, tmp_p
 def test_without_a_token_the_csm_bake_is_skipped_loudly_unless_required(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
     env["HF_TOKEN_FILE"] = str(tmp_path / "absent")
-    skipped = subprocess.run([sys.executable, "-m", "tts.bake", "csm", "--dest", str(tmp_path / "csm")], cwd=ROOT,
+    skipped = subprocess.run([sys.executable, "-m", "tools.bake", "csm", "--dest", str(tmp_path / "csm")], cwd=ROOT,
                              env=env, capture_output=True, text=True, timeout=60)
     assert skipped.returncode == 0 and "is NOT baked" in skipped.stderr and not (tmp_path / "csm").exists()
-
-
-class _Voices(http.server.BaseHTTPRequestHandler):
-    files: dict = {}
-
-    def do_GET(self):  # noqa: N802
-        body = self.files.get(self.path)
-        self.send_response(200 if body is not None else 404)
-        self.send_header("Content-Length", str(len(body or b"")))
-        self.end_headers()
-        self.wfile.write(body or b"")
-
-    def log_message(self, *args):
-        pass
 
 
 def test_bake_hibari_voices_downloads_and_checks_each_file(tmp_path):
     import hibari
 
-    model = open(os.path.join(os.path.dirname(hibari.__file__), "assets", "hibari.onnx"), "rb").read()
-    _Voices.files = {"/voices/kore.onnx": model}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Voices)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/voices/"
+    with open(os.path.join(os.path.dirname(hibari.__file__), "assets", "hibari.onnx"), "rb") as f:
+        model = f.read()
     registry = {"heart": {"bundled": True, "file": "hibari.onnx"},
                 "kore": {"file": "kore.onnx", "sha256": hashlib.sha256(model).hexdigest()}}
-    try:
+    with serve(files_handler({"/voices/kore.onnx": model})) as url:
+        base = f"{url}/voices/"
         assert bake_hibari_voices(str(tmp_path), registry, base) == ["kore"]
         assert (tmp_path / "kore.onnx").read_bytes() == model
         with pytest.raises(BakeError, match="voice bad: .*sha256 .* does not match"):
             bake_hibari_voices(str(tmp_path / "other"), {"bad": {"file": "kore.onnx", "sha256": "0" * 64}}, base)
         assert not (tmp_path / "other" / "kore.onnx").exists()
-    finally:
-        server.shutdown()
 
 
 def dockerfile() -> str:
@@ -136,7 +109,8 @@ def test_dockerfile_invariants():
     assert not re.search(r"(--dest|MODEL_ID=|HIBARI_HOME=)\s*/runpod-volume", text)
     assert text.rstrip().endswith('CMD ["python", "-u", "handler.py"]')
     # Every COPY source exists and the .dockerignore lets it through.
-    ignore = open(os.path.join(ROOT, ".dockerignore"), encoding="utf-8").read().split()
+    with open(os.path.join(ROOT, ".dockerignore"), encoding="utf-8") as f:
+        ignore = f.read().split()
     for line in re.findall(r"^COPY (.+) \S+$", text, re.M):
         for src in line.split():
             assert os.path.exists(os.path.join(ROOT, src)), src

@@ -1,7 +1,6 @@
 """The worker in RunPod's deployed mode, against a stand-in for RunPod's job queue on 127.0.0.1: the SDK
 takes jobs from RUNPOD_WEBHOOK_GET_JOB and posts progress and results to RUNPOD_WEBHOOK_POST_OUTPUT."""
 import base64
-import http.server
 import io
 import json
 import os
@@ -11,44 +10,35 @@ import threading
 import time
 import urllib.parse
 
+import pytest
 import soundfile as sf
 
-from tests.conftest import ROOT, rms_db, worker_env
+from tests.helpers import ROOT, QuietHandler, rms_db, serve, worker_env
+
+pytestmark = pytest.mark.slow  # worker processes
 
 LONG_TEXT = " ".join(f"This is sentence number {i}, which the worker reads as part of a longer answer."
                      for i in range(14))  # about 1100 characters: three chunks for hibari
 
 
-class JobQueue(http.server.BaseHTTPRequestHandler):
+class JobQueue(QuietHandler):
     jobs: list = []
     posts: list = []
     done = threading.Event()
 
     def do_GET(self):  # noqa: N802
         if not self.path.startswith("/job-take/") or not self.jobs:
-            self.send_response(204)
-            self.end_headers()
-            return
-        body = json.dumps(self.jobs.pop(0)).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            return self.reply(204)
+        self.reply(200, json.dumps(self.jobs.pop(0)).encode(), {"Content-Type": "application/json"})
 
     def do_POST(self):  # noqa: N802
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         job_id = urllib.parse.urlsplit(self.path).path.rsplit("/", 1)[-1]
         self.posts.append((job_id, json.loads(raw)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        self.reply(200)
         finals = [p for p in self.posts if p[1].get("status") != "IN_PROGRESS"]
         if len(finals) >= 2:
             self.done.set()
-
-    def log_message(self, *args):
-        pass
 
 
 def test_deployed_worker_takes_jobs_reports_progress_and_posts_results(tmp_path):
@@ -56,25 +46,20 @@ def test_deployed_worker_takes_jobs_reports_progress_and_posts_results(tmp_path)
                      {"id": "job-bad", "input": {"text": "Hi", "speed": 9}}]
     JobQueue.posts = []
     JobQueue.done.clear()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), JobQueue)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    env = worker_env(tmp_path)
-    env.update(RUNPOD_WEBHOOK_GET_JOB=f"{base}/job-take/$ID?gpu=none",
-               RUNPOD_WEBHOOK_POST_OUTPUT=f"{base}/job-done/$RUNPOD_POD_ID/$ID?gpu=none",
-               RUNPOD_POD_ID="test-pod", RUNPOD_SKIP_AUTO_SYSTEM_CHECKS="true", RUNPOD_SKIP_GPU_CHECK="true")
-    log = open(tmp_path / "worker.log", "w+")
-    worker = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    try:
-        finished = JobQueue.done.wait(timeout=120)
-        time.sleep(0.5)  # let a late progress post land before we look
-    finally:
-        worker.terminate()
-        worker.wait(timeout=20)
-        server.shutdown()
-    log.seek(0)
-    logs = log.read()
+    log_path = tmp_path / "worker.log"
+    with serve(JobQueue) as base, open(log_path, "w") as log:
+        env = worker_env(tmp_path, RUNPOD_WEBHOOK_GET_JOB=f"{base}/job-take/$ID?gpu=none",
+                         RUNPOD_WEBHOOK_POST_OUTPUT=f"{base}/job-done/$RUNPOD_POD_ID/$ID?gpu=none",
+                         RUNPOD_POD_ID="test-pod", RUNPOD_SKIP_GPU_CHECK="true")
+        worker = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        try:
+            finished = JobQueue.done.wait(timeout=120)
+            time.sleep(0.5)  # let a late progress post land before we look
+        finally:
+            worker.terminate()
+            worker.wait(timeout=20)
+    logs = log_path.read_text()
     assert finished, logs[-3000:]
     results = {job: body for job, body in JobQueue.posts if body.get("status") != "IN_PROGRESS"}
     progress = [body["output"] for job, body in JobQueue.posts if body.get("status") == "IN_PROGRESS"]

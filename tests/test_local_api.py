@@ -1,6 +1,7 @@
 """The real runpod SDK around our handler: `python handler.py` and its local API on 127.0.0.1."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -8,7 +9,9 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, decode, rms_db, worker_env
+from tests.helpers import ROOT, decode, rms_db, worker_env
+
+pytestmark = pytest.mark.slow  # worker processes
 
 def post(url: str, body: dict | None = None, timeout: float = 60) -> dict:
     # No body when there is none to send: the local API does not read one on /status, and unread bytes
@@ -55,13 +58,18 @@ def test_python_handler_py_runs_test_input_json_and_writes_the_audio(tmp_path):
     done = subprocess.run([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path,
                           env=worker_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    request = json.load(open(tmp_path / "test_input.json"))["input"]
+    request = json.loads((tmp_path / "test_input.json").read_text())["input"]
     path = tmp_path / "output" / f"local_test.{request['format']}"
     import soundfile as sf
 
     samples, rate = sf.read(path)
     assert rate == 24000 and len(samples) / rate > 3 and rms_db(samples) > -35
     assert f"audio written to output/local_test.{request['format']}" in done.stdout
+    # One line for the person at the terminal: where the file is, how long, what format, how it was made.
+    summary = [line for line in done.stdout.splitlines() if line.startswith("local_test: ")]
+    assert len(summary) == 1 and re.fullmatch(
+        rf"local_test: wrote output/local_test\.{request['format']}: \d+\.\d s of {request['format']} at 24000 Hz, "
+        r"\d+\.\d kB, generated in \d+\.\d\d s", summary[0]), summary
     assert len(done.stdout) < 5000  # no base64 dumped into the log
 
 
@@ -70,7 +78,7 @@ def test_python_handler_py_exits_1_on_a_bad_request(tmp_path):
                            json.dumps({"input": {"text": ""}})], cwd=tmp_path, env=worker_env(tmp_path),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
-    assert "text: is empty after whitespace is collapsed" in done.stdout
+    assert "local_test: FAILED: text: is empty after whitespace is collapsed" in done.stdout
 
 
 @pytest.mark.parametrize("env, message", [

@@ -1,11 +1,14 @@
 import pytest
 
+from tests.helpers import make_settings
+from tts.engines import Capabilities
 from tts.errors import InputError
-from tts.request import ActionRequest, parse
+from tts.request import ActionRequest
+from tts.schema import parse
 
 
 def p(engine, raw, max_chars=5000):
-    return parse(raw, engine, max_chars)
+    return parse(raw, Capabilities.of(engine), max_chars)
 
 
 def test_defaults(engine):
@@ -76,8 +79,10 @@ def test_each_bad_field_gets_a_message_naming_it_and_what_is_allowed(engine, raw
     assert str(err.value).startswith(message), str(err.value)
 
 
-def test_a_known_voice_that_is_not_installed_is_refused_without_downloading(engine, monkeypatch, tmp_path):
-    monkeypatch.setenv("HIBARI_HOME", str(tmp_path))  # an empty voice directory
+def test_a_known_voice_that_is_not_installed_is_refused_without_downloading(tmp_path):
+    from tts.engines.hibari import HibariEngine
+
+    engine = HibariEngine(make_settings(hibari_home=str(tmp_path)))  # an empty voice directory
     with pytest.raises(InputError) as err:
         p(engine, {"text": "Hi", "voice": "emma"})
     assert str(err.value).startswith("voice: 'emma' is not installed in this worker")

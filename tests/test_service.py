@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cache import AudioCache
-from tests.conftest import decode, make_settings, rms_db
+from tests.helpers import decode, make_settings, rms_db
 from tts.service import TTSService
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
@@ -156,7 +156,8 @@ def test_health_and_list_voices(service):
     service.handle({"text": SENTENCE})
     service.handle({"text": SENTENCE})
     health = service.handle({"action": "health"})
-    assert (health["status"], health["engine"], health["model"], health["device"]) == ("ok", "hibari", "hibari-tts", "cpu")
+    assert (health["status"], health["engine"], health["model"], health["device"]) == (
+        "ok", "hibari", "hibari-tts", "cpu")
     assert "heart" in health["voices"] and health["sample_rate"] == 24000
     assert health["cache"]["entries"] == 1 and health["cache"]["hits"] == 1
     assert health["counts"]["cache_hits"] == 1 and health["counts"]["synthesized"] == 1
@@ -173,7 +174,7 @@ def test_local_copy_is_written_when_output_dir_is_set(engine, tmp_path):
     assert (tmp_path / "out" / "job_1.flac").read_bytes() == __import__("base64").b64decode(out["audio_base64"])
 
 
-def test_a_voice_installed_in_hibari_home_is_listed_loaded_and_keyed_separately(monkeypatch, tmp_path):
+def test_a_voice_installed_in_hibari_home_is_listed_loaded_and_keyed_separately(tmp_path):
     import shutil
 
     import hibari
@@ -181,13 +182,16 @@ def test_a_voice_installed_in_hibari_home_is_listed_loaded_and_keyed_separately(
 
     from tts.engines.hibari import HibariEngine
 
-    # Its own engine: the shared one must not keep this voice loaded for other tests.
-    service = TTSService(HibariEngine(), AudioCache(str(tmp_path / "cache"), 0), make_settings())
     home = tmp_path / "hibari-home"
     home.mkdir()
-    # A copy of the bundled model under kore's file name: the real install location and loading path.
+    # Its own engine: the shared one must not keep this voice loaded for other tests.
+    service = TTSService(HibariEngine(make_settings(hibari_home=str(home))), AudioCache(str(tmp_path / "cache"), 0),
+                         make_settings())
+    voices = {v["name"]: v["installed"] for v in service.handle({"action": "list_voices"})["voices"]}
+    assert voices["kore"] is False
+    # A copy of the bundled model under kore's file name, installed while the worker runs: the real install
+    # location and loading path.
     shutil.copy(os.path.join(os.path.dirname(hibari.__file__), "assets", "hibari.onnx"), home / VOICES["kore"]["file"])
-    monkeypatch.setenv("HIBARI_HOME", str(home))
     voices = {v["name"]: v["installed"] for v in service.handle({"action": "list_voices"})["voices"]}
     assert voices["kore"] is True and voices["emma"] is False
     heart = service.handle({"text": SENTENCE})

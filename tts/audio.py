@@ -47,9 +47,9 @@ def resample(audio: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     if orig_rate == new_rate or len(audio) == 0:
         return audio
     import torch
-    import torchaudio.functional as AF
+    from torchaudio import functional as taf
 
-    out = AF.resample(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), orig_rate, new_rate)
+    out = taf.resample(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), orig_rate, new_rate)
     return out.numpy()
 
 

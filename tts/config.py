@@ -1,24 +1,19 @@
-"""Settings read from the environment once, at container start."""
+"""Every setting the worker has, read from the environment once at container start and passed down.
+
+Nothing else reads os.environ after start. A malformed value raises ValueError naming the variable, which
+stops the worker with that one line."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-
-def _int_env(name: str, default: int, minimum: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number (default {default})") from None
-    if value < minimum:
-        raise ValueError(f"{name}={value} is below the minimum {minimum}")
-    return value
-
+from tts.upload import Bucket
 
 VOLUME = "/runpod-volume"
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 def on_volume(name: str, local: str, volume: str = VOLUME) -> str:
@@ -29,31 +24,96 @@ def on_volume(name: str, local: str, volume: str = VOLUME) -> str:
     return local
 
 
-def _user_dir(xdg_var: str, fallback: str, *parts: str) -> str:
-    base = os.environ.get(xdg_var) or os.path.join(os.path.expanduser("~"), fallback)
+def _user_dir(env: Mapping[str, str], xdg_var: str, fallback: str, *parts: str) -> str:
+    base = env.get(xdg_var) or os.path.join(os.path.expanduser("~"), fallback)
     return os.path.join(base, *parts)
 
 
 @dataclass(frozen=True)
 class Settings:
-    engine: str
-    max_text_chars: int
-    max_response_bytes: int
-    cache_dir: str
-    cache_max_bytes: int
-    voices_dir: str            # the stored-voice library (engines that clone voices)
-    output_dir: str | None     # also write each result's audio here (local development)
+    # The worker
+    engine: str = "hibari"
+    max_text_chars: int = 5000
+    max_response_bytes: int = 15_000_000
+    cache_dir: str = ""
+    cache_max_bytes: int = 10 * 1024**3
+    voices_dir: str = ""              # the stored-voice library (engines that clone voices)
+    output_dir: str | None = None     # also write each result's audio here (local development)
+    # Engines
+    model_id: str = "sesame/csm-1b"   # csm: a Hub id or a local snapshot directory
+    model_revision: str | None = None
+    hf_token: str | None = field(default=None, repr=False)
+    device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
+    csm_compile: bool = False
+    hibari_threads: int = 1           # a second thread gains ~6 % and the encoder thread wants the other core
+    hibari_home: str = ""             # where extra hibari voices are installed ("" = hibari's default)
+    # Network
+    allow_private_urls: bool = False  # audio_url / voice_file_url may name private or loopback hosts
+    bucket: Bucket | None = None      # the endpoint's BUCKET_*: for output_mode "url" and oversize results
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        device = env.get("DEVICE", "auto").strip().lower() or "auto"
+        if not _DEVICE.fullmatch(device):
+            raise ValueError(f"DEVICE={device!r} is not a device; use auto, cpu, cuda or cuda:N")
         return cls(
-            engine=os.environ.get("TTS_ENGINE", "hibari").strip().lower() or "hibari",
-            max_text_chars=_int_env("MAX_TEXT_CHARS", 5000, 1),
-            max_response_bytes=_int_env("MAX_RESPONSE_BYTES", 15_000_000, 1024),
-            cache_dir=os.environ.get("CACHE_DIR") or on_volume(
-                "tts-cache", _user_dir("XDG_CACHE_HOME", ".cache", "runpod-tts-worker")),
-            cache_max_bytes=_int_env("CACHE_MAX_BYTES", 10 * 1024**3, 0),
-            voices_dir=os.environ.get("VOICES_DIR") or on_volume(
-                "tts-voices", _user_dir("XDG_DATA_HOME", ".local/share", "runpod-tts-worker", "voices")),
-            output_dir=os.environ.get("OUTPUT_DIR") or None,
+            engine=env.get("TTS_ENGINE", "hibari").strip().lower() or "hibari",
+            max_text_chars=reader.int("MAX_TEXT_CHARS", 5000, 1),
+            max_response_bytes=reader.int("MAX_RESPONSE_BYTES", 15_000_000, 1024),
+            cache_dir=env.get("CACHE_DIR") or on_volume(
+                "tts-cache", _user_dir(env, "XDG_CACHE_HOME", ".cache", "runpod-tts-worker")),
+            cache_max_bytes=reader.int("CACHE_MAX_BYTES", 10 * 1024**3, 0),
+            voices_dir=env.get("VOICES_DIR") or on_volume(
+                "tts-voices", _user_dir(env, "XDG_DATA_HOME", ".local/share", "runpod-tts-worker", "voices")),
+            output_dir=env.get("OUTPUT_DIR") or None,
+            model_id=env.get("MODEL_ID", "").strip() or "sesame/csm-1b",
+            model_revision=env.get("MODEL_REVISION", "").strip() or None,
+            hf_token=env.get("HF_TOKEN", "").strip() or None,
+            device=device,
+            csm_compile=reader.bool("CSM_COMPILE", False),
+            hibari_threads=reader.int("HIBARI_THREADS", 1, 1),
+            hibari_home=env.get("HIBARI_HOME") or _user_dir(env, "XDG_CACHE_HOME", ".cache", "hibari"),
+            allow_private_urls=reader.bool("ALLOW_PRIVATE_URLS", False),
+            bucket=_bucket(env),
         )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+
+    def int(self, name: str, default: int, minimum: int) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{name}={raw!r} is not a whole number (default {default})") from None
+        if value < minimum:
+            raise ValueError(f"{name}={value} is below the minimum {minimum}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.env.get(name)
+        if raw is None:
+            return default
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ValueError(f"{name}={raw!r} is not a boolean; use 1 or 0 (true/false, yes/no)")
+
+
+def _bucket(env: Mapping[str, str]) -> Bucket | None:
+    endpoint, access_id, secret = (env.get(k, "").strip() for k in
+                                   ("BUCKET_ENDPOINT_URL", "BUCKET_ACCESS_KEY_ID", "BUCKET_SECRET_ACCESS_KEY"))
+    if not (endpoint and access_id and secret):
+        return None
+    if not endpoint.startswith(("http://", "https://")):
+        raise ValueError(f"BUCKET_ENDPOINT_URL={endpoint!r} is not an http(s) URL")
+    return Bucket(endpoint, access_id, secret, name=env.get("BUCKET_NAME", "").strip() or "tts-audio",
+                  prefix=env.get("BUCKET_PREFIX", "tts").strip().strip("/"))

@@ -21,8 +21,9 @@ def normalize(text: str) -> str:
     run of whitespace (newlines included) collapsed to one space, trimmed.
 
     Case is kept: it changes pronunciation ("US" vs "us")."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    if not text.isascii():  # ASCII is already NFC and has no format characters
+        text = unicodedata.normalize("NFC", text)
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     return _WS.sub(" ", text).strip()
 
 

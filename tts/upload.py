@@ -6,16 +6,9 @@ BUCKET_NAME. The client is the runpod SDK's (rp_upload.get_boto_client); secrets
 from __future__ import annotations
 
 import io
-import logging
-import os
 from dataclasses import dataclass
 
-from tts.errors import InputError
-
-log = logging.getLogger("tts.upload")
-
 URL_EXPIRES_S = 7 * 24 * 3600   # the longest a SigV4 presigned URL may live
-S3_CONFIG_FIELDS = ("endpointUrl", "accessId", "accessSecret", "bucketName")
 
 
 @dataclass(frozen=True)
@@ -28,28 +21,6 @@ class Bucket:
 
     def __repr__(self) -> str:  # keep the secret out of logs and tracebacks
         return f"Bucket({self.endpoint_url!r}, {self.name!r})"
-
-
-def bucket_from_env() -> Bucket | None:
-    values = [os.environ.get(k, "").strip() for k in
-              ("BUCKET_ENDPOINT_URL", "BUCKET_ACCESS_KEY_ID", "BUCKET_SECRET_ACCESS_KEY", "BUCKET_NAME")]
-    if not all(values[:3]):
-        return None
-    return Bucket(*values[:3], name=values[3] or "tts-audio", prefix=os.environ.get("BUCKET_PREFIX", "tts").strip("/"))
-
-
-def bucket_from_request(value) -> Bucket:
-    if not isinstance(value, dict):
-        raise InputError("s3Config", f"must be an object with {', '.join(S3_CONFIG_FIELDS)}")
-    extra = sorted(k for k in value if k not in S3_CONFIG_FIELDS)
-    if extra:
-        raise InputError(f"s3Config.{extra[0]}", f"unknown field; s3Config takes {', '.join(S3_CONFIG_FIELDS)}")
-    for key in S3_CONFIG_FIELDS:
-        if not isinstance(value.get(key), str) or not value[key].strip():
-            raise InputError(f"s3Config.{key}", "required: a non-empty string")
-    if not value["endpointUrl"].startswith(("http://", "https://")):
-        raise InputError("s3Config.endpointUrl", "must be an http(s) URL, e.g. https://s3.us-east-1.amazonaws.com")
-    return Bucket(value["endpointUrl"], value["accessId"], value["accessSecret"], value["bucketName"])
 
 
 def upload(bucket: Bucket, data: bytes, file_name: str, content_type: str) -> str:

@@ -23,13 +23,6 @@ log = logging.getLogger("tts.voices")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
-def check_name(field: str, name) -> str:
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise InputError(field, "must be 1-64 letters, digits, '-' or '_', starting with a letter or digit; "
-                                f"got {name!r}")
-    return name
-
-
 class VoiceLibrary:
     def __init__(self, directory: str, rate: int):
         self.directory = directory

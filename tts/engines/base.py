@@ -1,13 +1,16 @@
-"""The engine protocol every TTS backend implements."""
+"""The engine protocol every TTS backend implements, and the capabilities value requests are parsed against."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from tts.request import SynthesisRequest
+from tts.request import Conditioning, SynthesisRequest
+
+# Optional request features an engine may honour.
+FEATURES = ("context", "cloning", "sampling")
 
 
 @dataclass(frozen=True)
@@ -21,9 +24,31 @@ class VoiceInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a loaded engine accepts: all `schema.parse` needs to know about it."""
+    engine: str
+    sample_rate: int
+    speakers: range
+    languages: tuple[str, ...]
+    features: frozenset[str]
+    default_voice: str | None = None
+    voices: tuple[VoiceInfo, ...] = ()      # built-in voices, installed or not
+    default_temperature: float | None = None
+    default_top_k: int | None = None
+
+    @classmethod
+    def of(cls, engine: Engine) -> Capabilities:
+        """Built from the engine's attributes and voices(); engines cache it in capabilities()."""
+        sampling = "sampling" in engine.features
+        return cls(engine.name, engine.sample_rate, engine.speakers, engine.languages, engine.features,
+                   engine.default_voice, tuple(engine.voices()),
+                   engine.default_temperature if sampling else None, engine.default_top_k if sampling else None)
+
+
 @runtime_checkable
 class Engine(Protocol):
-    """A loaded model. The service validates requests against these attributes, then calls synthesize."""
+    """A loaded model. The service parses requests against its capabilities, then calls synthesize."""
 
     name: str                 # registry name, e.g. "hibari"
     model_id: str             # what the output's `model` field says
@@ -35,18 +60,26 @@ class Engine(Protocol):
     languages: tuple[str, ...]  # primary language subtags accepted, e.g. ("en",)
     max_chunk_chars: int      # text is cut into chunks of at most this many characters
     pause_ms: int             # silence between the pieces synthesize() yields, when joined
-    # Optional request features this engine honours: "context", "cloning" (reference audio and stored
-    # voices), "sampling" (temperature, top_k; then default_temperature and default_top_k are set).
+    # Which of FEATURES this engine honours: "context", "cloning" (reference audio and stored voices),
+    # "sampling" (temperature, top_k; then default_temperature and default_top_k are set).
     features: frozenset[str]
+    default_temperature: float | None
+    default_top_k: int | None
 
     def voices(self) -> list[VoiceInfo]:
-        """Every voice this engine knows, installed or not."""
+        """Every built-in voice this engine knows, installed or not."""
         ...
 
-    def synthesize(self, text: str, request: "SynthesisRequest",
+    def capabilities(self) -> Capabilities:
+        """What requests are parsed against, current as of now (a voice installed meanwhile counts); called
+        once per request, so cheap."""
+        ...
+
+    def synthesize(self, text: str, request: SynthesisRequest, conditioning: Conditioning,
                    previous: tuple[str, np.ndarray] | None = None) -> Iterator[np.ndarray]:
         """One chunk of normalized text to mono float32 audio in [-1, 1] at `sample_rate`, yielded in
         pieces (a sentence, say) as each is ready; the service joins them with `pause_ms` between.
         `previous` is the request's preceding chunk (text, native-rate audio), for engines that keep
-        one voice across chunks by conditioning on it."""
+        one voice across chunks by conditioning on it. Raises VoiceNotInstalled, PromptTooLong or
+        WorkerPoisoned (tts.errors) for what a request can cause."""
         ...

@@ -12,12 +12,14 @@ import logging
 import math
 import os
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
-from tts.engines.base import VoiceInfo
-from tts.errors import InputError, WorkerPoisoned
+from tts.config import Settings
+from tts.engines.base import Capabilities, VoiceInfo
+from tts.errors import PromptTooLong, WorkerPoisoned
+from tts.request import NO_CONDITIONING, Conditioning, SynthesisRequest
 
 log = logging.getLogger("tts.engine.csm")
 
@@ -84,18 +86,18 @@ class CsmEngine:
     max_chunk_chars = 220     # ~20 s of speech: a prompt with its previous chunk stays well inside 2048 positions
     pause_ms = 150
 
-    def __init__(self, model=None, processor=None) -> None:
-        """Loads MODEL_ID; benchmarks pass an in-memory `model` and `processor` instead."""
+    def __init__(self, settings: Settings | None = None, model=None, processor=None) -> None:
+        """Loads settings.model_id; benchmarks pass an in-memory `model` and `processor` instead."""
         import torch
         from transformers import AutoProcessor, CsmForConditionalGeneration
         from transformers.utils import logging as hf_logging
 
+        settings = settings or Settings()
         hf_logging.disable_progress_bar()  # progress bars are noise in worker logs
         self._torch = torch
-        self.model_id = os.environ.get("MODEL_ID", "sesame/csm-1b") if model is None else "in-memory"
-        revision = os.environ.get("MODEL_REVISION") or None
-        token = os.environ.get("HF_TOKEN") or None
-        self.device = _device(os.environ.get("DEVICE", "auto").strip().lower())
+        self.model_id = settings.model_id if model is None else "in-memory"
+        revision, token = settings.model_revision, settings.hf_token
+        self.device = _device(settings.device)
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         if model is None:
             try:
@@ -104,6 +106,7 @@ class CsmEngine:
                                                                     dtype=dtype)
             except (OSError, ValueError) as e:
                 raise RuntimeError(_load_help(self.model_id, revision, token, e)) from e
+        self._capabilities: Capabilities | None = None
         self.processor = processor
         self.model = model.to(device=self.device, dtype=dtype).eval()
         config = self.model.config
@@ -111,12 +114,12 @@ class CsmEngine:
         self.max_positions = int(config.max_position_embeddings)
         self.model_version = revision or getattr(config, "_commit_hash", None) or (
             _fingerprint(self.model_id) if os.path.isdir(self.model_id) else "unknown")
-        self.compiled = os.environ.get("CSM_COMPILE", "") == "1" and self.device.startswith("cuda")
+        self.compiled = settings.csm_compile and self.device.startswith("cuda")
         if self.compiled:
             # A static KV cache makes transformers compile the forward passes (backbone and depth decoder).
             self.model.generation_config.cache_implementation = "static"
             self.model.depth_decoder.generation_config.cache_implementation = "static"
-        elif os.environ.get("CSM_COMPILE", "") == "1":
+        elif settings.csm_compile:
             log.info("CSM_COMPILE=1 ignored on %s: compilation is for CUDA", self.device)
         self._warm_up()
 
@@ -124,26 +127,31 @@ class CsmEngine:
         t = time.perf_counter()
         runs = 3 if self.compiled else 1  # compiled graphs settle after a couple of calls
         for _ in range(runs):
-            self._generate(self._inputs([], 0, "Warm up."), frames=4, seed=0, temperature=0.9, top_k=50)
+            self.generate(self.prompt([], 0, "Warm up."), frames=4, seed=0, temperature=0.9, top_k=50)
         log.info("csm warm-up: %d generation(s) in %.1f s (compiled=%s)", runs, time.perf_counter() - t, self.compiled)
 
     def voices(self) -> list[VoiceInfo]:
         return []  # CSM's voices are speakers 0-9 and stored (cloned) voices, which the service lists
 
-    # -- synthesis ---------------------------------------------------------------------------
-    def synthesize(self, text: str, request, previous: tuple[str, np.ndarray] | None = None) -> Iterator[np.ndarray]:
-        turns = [request.reference] if request.reference is not None else []
-        if previous is None:
-            turns += request.context
-        conditioning = [(t.text, t.speaker, t.audio.samples) for t in turns]
-        if previous is not None:
-            conditioning.append((previous[0], request.speaker, previous[1]))
-        inputs = self._inputs(conditioning, request.speaker, text)
-        context_s = sum(t.audio.seconds for t in request.context) if previous is None else 0.0
-        frames = self._frame_budget(text, request, int(inputs["input_ids"].shape[1]), context_s, previous is None)
-        yield self._generate(inputs, frames, request.seed, request.temperature, request.top_k)
+    def capabilities(self) -> Capabilities:
+        if self._capabilities is None:
+            self._capabilities = Capabilities.of(self)
+        return self._capabilities
 
-    def _inputs(self, turns: list[tuple[str, int, np.ndarray]], speaker: int, text: str):
+    # -- synthesis ---------------------------------------------------------------------------
+    def synthesize(self, text: str, request: SynthesisRequest, conditioning: Conditioning = NO_CONDITIONING,
+                   previous: tuple[str, np.ndarray] | None = None) -> Iterator[np.ndarray]:
+        turns = [conditioning.reference] if conditioning.reference is not None else []
+        if previous is None:
+            turns += conditioning.context
+        prompt_turns = [(t.text, t.speaker, t.audio.samples) for t in turns]
+        if previous is not None:
+            prompt_turns.append((previous[0], request.speaker, previous[1]))
+        inputs = self.prompt(prompt_turns, request.speaker, text)
+        frames = self._frame_budget(text, request.max_audio_length_ms, int(inputs["input_ids"].shape[1]))
+        yield self.generate(inputs, frames, request.seed, request.temperature, request.top_k)
+
+    def prompt(self, turns: list[tuple[str, int, np.ndarray]], speaker: int, text: str):
         """The chat-template prompt: each (text, speaker, 24 kHz audio) turn, then the text to speak."""
         conversation = [{"role": str(t_speaker), "content": [{"type": "text", "text": t_text},
                                                              {"type": "audio", "audio": samples}]}
@@ -151,27 +159,17 @@ class CsmEngine:
         conversation.append({"role": str(speaker), "content": [{"type": "text", "text": text}]})
         return self.processor.apply_chat_template(conversation, tokenize=True, return_dict=True)
 
-    def _frame_budget(self, text: str, request, prompt: int, context_s: float, first: bool) -> int:
+    def _frame_budget(self, text: str, max_audio_length_ms: int | None, prompt: int) -> int:
         wanted = math.ceil((EST_EXTRA_MS + EST_MS_PER_CHAR * len(text)) / FRAME_MS)
-        if request.max_audio_length_ms is not None:
-            wanted = min(wanted, math.ceil(request.max_audio_length_ms / FRAME_MS))
+        if max_audio_length_ms is not None:
+            wanted = min(wanted, math.ceil(max_audio_length_ms / FRAME_MS))
         needed = min(wanted, math.ceil(MIN_MS_PER_CHAR * len(text) / FRAME_MS))
         room = self.max_positions - prompt
         if room < needed:
-            if first and request.context:
-                field = "context"
-            elif request.reference is not None:
-                field = "voice" if request.voice else "reference_audio"
-            else:
-                field = "text"
-            ref_s = request.reference.audio.seconds if request.reference is not None else 0.0
-            raise InputError(field, f"the prompt (reference {ref_s:.1f} s, context {context_s:.1f} s, text) takes "
-                                    f"{prompt} of the model's {self.max_positions} positions, leaving "
-                                    f"{max(room, 0) * FRAME_MS / 1000:.1f} s of audio for text that needs about "
-                                    f"{needed * FRAME_MS / 1000:.1f} s; shorten the context or the reference audio")
+            raise PromptTooLong(prompt, self.max_positions, max(room, 0) * FRAME_MS / 1000, needed * FRAME_MS / 1000)
         return min(wanted, room)
 
-    def _generate(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
+    def generate(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
                   streamer=None) -> np.ndarray:
         torch = self._torch
         torch.manual_seed(seed)

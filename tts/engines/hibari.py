@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
-from tts.engines.base import VoiceInfo
-from tts.errors import InputError
+from tts.config import Settings
+from tts.engines.base import Capabilities, VoiceInfo
+from tts.errors import VoiceNotInstalled
+from tts.request import NO_CONDITIONING, Conditioning, SynthesisRequest
 
 log = logging.getLogger("tts.engine.hibari")
-
-
-def _threads() -> int:
-    raw = os.environ.get("HIBARI_THREADS", "").strip()
-    # One thread by default: a second one gains ~6 % here, and the encoder thread uses the other core.
-    return max(1, int(raw)) if raw.isdigit() else 1
 
 
 class HibariEngine:
@@ -32,27 +28,31 @@ class HibariEngine:
     max_chunk_chars = 400    # hibari splits sentences itself; this bounds one call's work
     pause_ms = 200
     features: frozenset[str] = frozenset()
+    default_temperature = None
+    default_top_k = None
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         import hibari
-        from hibari.voices import DEFAULT, VOICES
+        from hibari.voices import ASSETS, DEFAULT, VOICES, cache_dir
 
+        settings = settings or Settings()
         self._registry = VOICES
+        self._assets = ASSETS
+        self._home = settings.hibari_home or cache_dir()
         self.model_version = hibari.__version__
         self.sample_rate = hibari.SAMPLE_RATE
         self.default_voice = DEFAULT
-        self._threads = _threads()
+        self._threads = settings.hibari_threads
         self._models: dict[str, object] = {}
         self._g2p: dict[bool, object] = {}
-        self._load(DEFAULT).__call__("Warm up.", seed=0)  # loads the G2P tables and the ONNX session
+        self._capabilities: tuple[object, Capabilities] | None = None
+        self._load(DEFAULT)("Warm up.", seed=0)  # loads the G2P tables and the ONNX session
 
     def _voice_file(self, name: str) -> str | None:
-        from hibari.voices import voice_path
-
-        try:
-            return voice_path(name, download_missing=False)
-        except FileNotFoundError:
-            return None
+        """The voice's model file: in the wheel, or installed in HIBARI_HOME (never downloaded here)."""
+        meta = self._registry[name]
+        path = os.path.join(self._assets if meta.get("bundled") else self._home, meta["file"])
+        return path if os.path.exists(path) else None
 
     def _load(self, name: str):
         model = self._models.get(name)
@@ -62,17 +62,13 @@ class HibariEngine:
 
         path = self._voice_file(name)
         if path is None:
-            raise InputError("voice", f"{name!r} is not installed in this worker (voices are never downloaded "
-                                      f"at request time); installed: {', '.join(self._installed())}")
+            raise VoiceNotInstalled(name, [v.name for v in self.voices() if v.installed])
         british = bool(self._registry[name].get("british"))
         model = Hibari(voice=name, model=path, threads=self._threads, g2p=self._g2p.get(british))
         self._g2p[british] = model.g2p  # voices of one accent share the G2P tables
         self._models[name] = model
         log.info("loaded hibari voice %s from %s", name, path)
         return model
-
-    def _installed(self) -> list[str]:
-        return [v.name for v in self.voices() if v.installed]
 
     def voices(self) -> list[VoiceInfo]:
         return [
@@ -85,7 +81,19 @@ class HibariEngine:
             for name, meta in self._registry.items()
         ]
 
-    def synthesize(self, text: str, request, previous=None) -> Iterator[np.ndarray]:
+    def capabilities(self) -> Capabilities:
+        # Installing a voice into HIBARI_HOME changes the directory's mtime: one stat instead of one per voice.
+        try:
+            home = os.stat(self._home).st_mtime_ns
+        except OSError:
+            home = None
+        stamp = (home, len(self._models))
+        if self._capabilities is None or self._capabilities[0] != stamp:
+            self._capabilities = (stamp, Capabilities.of(self))
+        return self._capabilities[1]
+
+    def synthesize(self, text: str, request: SynthesisRequest, conditioning: Conditioning = NO_CONDITIONING,
+                   previous=None) -> Iterator[np.ndarray]:
         model = self._load(request.voice)
         rng = np.random.default_rng(request.seed)
         for phonemes in model.phonemize(text):  # one piece per sentence

@@ -47,12 +47,14 @@ def build_processor(special_base: int):
 
 
 def tiny_config(codebooks: int = 4):
-    """codebooks=32 keeps csm-1b's 31 depth-decoder steps per frame (tiny layers): host overhead as in the real model."""
+    """codebooks=32 keeps csm-1b's 31 depth-decoder steps per frame (tiny layers): the host overhead of the real
+    model."""
     from transformers import CsmConfig, CsmDepthDecoderConfig, MimiConfig
 
     base = 256
     codec = MimiConfig(hidden_size=16, num_filters=4, upsample_groups=16, num_hidden_layers=1, num_attention_heads=2,
-                       num_key_value_heads=2, head_dim=8, intermediate_size=32, codebook_size=64, codebook_dim=16, vector_quantization_hidden_dimension=16,
+                       num_key_value_heads=2, head_dim=8, intermediate_size=32, codebook_size=64, codebook_dim=16,
+                       vector_quantization_hidden_dimension=16,
                        num_quantizers=codebooks, num_semantic_quantizers=1, upsampling_ratios=[8, 6, 5, 4],
                        kernel_size=7, last_kernel_size=3, residual_kernel_size=3, num_residual_layers=1, compress=2,
                        sliding_window=16)

@@ -1,7 +1,7 @@
 """Build-time downloads for the Docker image: the CSM snapshot and hibari's extra voices.
 
-    python -m tts.bake csm --dest /models/csm-1b [--model-id sesame/csm-1b] [--revision REV] [--require]
-    python -m tts.bake hibari-voices --dest /models/hibari
+    python -m tools.bake csm --dest /models/csm-1b [--model-id sesame/csm-1b] [--revision REV] [--require]
+    python -m tools.bake hibari-voices --dest /models/hibari
 
 The Hugging Face token comes from the BuildKit secret file (/run/secrets/hf_token, or HF_TOKEN_FILE), else
 HF_TOKEN; it goes to huggingface_hub only, never to output or to a file. Without a token, `csm` skips the

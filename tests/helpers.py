@@ -1,0 +1,34 @@
+"""What tests share: decoding outputs, settings for an in-process service, and the loopback harness."""
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import soundfile as sf
+
+from tools.harness import ROOT, QuietHandler, files_handler, free_port, serve, wait_for_port, worker_env
+from tts.config import Settings
+
+__all__ = ["ROOT", "QuietHandler", "decode", "files_handler", "free_port", "make_settings", "rms_db", "serve",
+           "wait_for_port", "worker_env"]
+
+
+def make_settings(**overrides) -> Settings:
+    """Settings for a service built in a test: nothing from the environment, no cache cap, no directories."""
+    return Settings(**{"cache_dir": "/nonexistent", "cache_max_bytes": 0, "voices_dir": "/nonexistent",
+                       "device": "cpu", **overrides})
+
+
+def decode(result: dict) -> tuple[np.ndarray, int]:
+    """The output's audio as float samples and the rate the file itself declares."""
+    data = base64.b64decode(result["audio_base64"])
+    assert len(data) == result["size_bytes"]
+    if result["format"] == "pcm":
+        return np.frombuffer(data, "<i2").astype(np.float32) / 32768, result["sample_rate"]
+    samples, rate = sf.read(io.BytesIO(data), dtype="float32")
+    return samples, rate
+
+
+def rms_db(samples: np.ndarray) -> float:
+    return 20 * np.log10(np.sqrt(np.mean(np.square(samples, dtype=np.float64))) + 1e-12)

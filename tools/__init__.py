@@ -1,0 +1,2 @@
+"""Build and development tools, outside the runtime package: the image's bake step and the CSM builder that
+tests and benchmarks share."""

@@ -1,0 +1,62 @@
+"""How a finished result reaches the caller: base64 in the output, or a bucket URL when asked for or when
+base64 would be too large. Raises OutputError when neither can be done."""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+
+from tts.errors import OutputError
+from tts.upload import URL_EXPIRES_S, Bucket, upload
+
+log = logging.getLogger("tts.delivery")
+
+
+def deliver(result: dict, data: bytes, output_mode: str, bucket: Bucket | None, max_response_bytes: int) -> dict:
+    """The output fields that carry the audio, to add to `result` (the metadata)."""
+    too_big = None if output_mode == "url" else oversize(result, len(data), max_response_bytes)
+    if too_big and bucket is None:
+        raise OutputError(too_big)
+    if output_mode == "base64" and not too_big:
+        return {"output_mode": "base64", "audio_base64": base64.b64encode(data).decode("ascii")}
+    try:
+        url = upload(bucket, data, f"{result['cache_key']}.{result['format']}", result["mimetype"])
+    except Exception as e:  # noqa: BLE001 - boto raises many types; the job fails with the reason
+        raise OutputError(f"could not upload to bucket {bucket.name!r} at {bucket.endpoint_url}: "
+                          f"{type(e).__name__}: {e}") from e
+    return {"output_mode": "url", "audio_url": url, "url_expires_s": URL_EXPIRES_S}
+
+
+def oversize(result: dict, size_bytes: int, limit: int) -> str | None:
+    """Why the base64 response would exceed `limit` bytes, or None when it fits."""
+    # Base64 needs no JSON escaping: the payload is the rest of the dict plus the encoded length.
+    b64_len = 4 * ((size_bytes + 2) // 3)
+    size = len(json.dumps({**result, "output_mode": "base64", "audio_base64": ""})) + b64_len
+    if size <= limit:
+        return None
+    advice = "shorter text or a lower sample_rate" if result["format"] in ("mp3", "ogg") \
+        else 'format "mp3" or "ogg" (a tenth of the size), shorter text or a lower sample_rate'
+    return (f"the response would be {size / 1e6:.2f} MB ({result['duration_ms'] / 1000:.0f} s of "
+            f"{result['format']} at {result['sample_rate']} Hz), over the {limit / 1e6:.2f} MB limit "
+            f"(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB); ask for {advice}, "
+            f'or configure a bucket for "output_mode": "url"')
+
+
+def local_copy_path(output_dir: str, job_id: str, fmt: str) -> str:
+    safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in job_id) or "job"
+    return os.path.join(output_dir, f"{safe_id}.{fmt}")
+
+
+def save_local_copy(output_dir: str, job_id: str, fmt: str, data: bytes) -> str | None:
+    """Write the audio to <output_dir>/<job id>.<fmt> (local development); the path, or None on failure."""
+    path = local_copy_path(output_dir, job_id, fmt)
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        log.warning("job=%s could not write the local copy to %s: %s", job_id, path, e)
+        return None
+    log.info("job=%s audio written to %s", job_id, path)
+    return path
