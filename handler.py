@@ -21,14 +21,16 @@ if LOCAL_TEST_RUN:
 
 setup_logging()
 
-if __name__ == "__main__":
-    # `import runpod` takes ~1 s (py-cpuinfo probes the CPU in a subprocess): overlap it with the engine load.
-    _sdk_import = threading.Thread(target=importlib.import_module, args=("runpod",), daemon=True)
-    _sdk_import.start()
-
 from tts.config import Settings  # noqa: E402  (after logging is configured)
 from tts.local_run import summary  # noqa: E402
 from tts.service import build_service  # noqa: E402
+
+if __name__ == "__main__":
+    # `import runpod` takes ~1 s (py-cpuinfo probes the CPU in a subprocess): overlap it with the engine load.
+    # Only after our own imports: a module imported on two threads at once can be seen half-initialized by
+    # code that reads sys.modules directly (dataclasses does, for `typing`).
+    _sdk_import = threading.Thread(target=importlib.import_module, args=("runpod",), daemon=True)
+    _sdk_import.start()
 
 try:
     SETTINGS = Settings.from_env()

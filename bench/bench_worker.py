@@ -110,12 +110,15 @@ def bench_cold(runs: int) -> dict:
             t = time.perf_counter()
             proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp, env=worker_env(tmp),
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            lines = []
             for line in proc.stdout:
+                lines.append(line)
                 if "ready in" in line and not ready[len(first_job):]:
                     ready.append(time.perf_counter() - t)
             proc.wait()
             first_job.append(time.perf_counter() - t)
-            assert proc.returncode == 0
+            if proc.returncode != 0:
+                raise RuntimeError(f"the worker exited {proc.returncode}:\n{''.join(lines[-20:])}")
     return {"engine_ready_s": {"p50": pct(ready, 0.5), "max": round(max(ready), 3)},
             "first_job_done_s": {"p50": pct(first_job, 0.5), "max": round(max(first_job), 3)}, "runs": runs}
 
