@@ -5,7 +5,7 @@ import hashlib
 import json
 
 # Bump when the audio pipeline (joining, resampling, encoders) changes output for the same request.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2  # 2: libsoxr resampling, deterministic Ogg serials
 
 
 def cache_key(fields: dict) -> str:

@@ -104,3 +104,57 @@ def test_an_encoder_failure_is_raised_to_the_caller_and_does_not_hang():
             a.add(tone(0.5))
         a.finish()
     a.abort()  # what the service does after a failure: returns at once
+
+
+RESAMPLE_PROBE = """
+import resource, sys, time
+import numpy as np
+from tts import audio
+from tts.assemble import Assembler
+rate = int(sys.argv[1])
+x = (0.3 * np.sin(np.arange(24000 * 20) * 0.05)).astype(np.float32)
+audio.resample(x[:2400], 24000, 16000)  # load libsoxr before measuring
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+audio.resample(x, 24000, rate)                 # a whole clip (reference audio)
+a = Assembler(24000, rate, "wav", 200)
+for i in range(0, len(x), 4800):               # a stream of pieces (synthesis)
+    a.add(x[i:i + 4800])
+a.finish()
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
+"""
+
+
+def test_awkward_rates_cost_about_what_common_ones_do():
+    """16001 or 47999 Hz once took tens of seconds and gigabytes (a kernel sized by the rates' gcd)."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    def probe(rate):
+        done = subprocess.run([sys.executable, "-c", RESAMPLE_PROBE, str(rate)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, check=True)
+        seconds, kilobytes = done.stdout.split()
+        return float(seconds), int(kilobytes)
+
+    base_s, base_kb = probe(16000)
+    for rate in (16001, 47999, 8001):
+        seconds, kilobytes = probe(rate)
+        assert seconds < 5 * base_s + 0.2, (rate, seconds, base_s)
+        assert kilobytes < 4 * base_kb + 20_000, (rate, kilobytes, base_kb)  # peak RSS growth
+
+
+def test_streamed_resampling_equals_resampling_the_whole():
+    x = tone(3.0)
+    r = audio.Resampler(24000, 16001)
+    pieces = [r.push(x[i:i + 1000]) for i in range(0, len(x), 1000)] + [r.finish()]
+    assert np.array_equal(np.concatenate(pieces), audio.resample(x, 24000, 16001))
+
+
+def test_ogg_output_is_byte_identical_for_the_same_audio():
+    first, _ = encode([tone(), tone(0.5, 220)], "ogg")
+    second, _ = encode([tone(), tone(0.5, 220)], "ogg")
+    assert first == second and first[14:18] == audio.OGG_SERIAL.to_bytes(4, "little")
+    samples, rate = sf.read(io.BytesIO(first))  # libogg drops pages whose checksum is wrong
+    assert rate == SR and abs(len(samples) - int(1.7 * SR)) < SR // 10

@@ -59,7 +59,11 @@ def test_url_mode_uploads_and_returns_a_presigned_url_to_the_same_bytes(engine, 
 
 def test_per_request_s3config_is_used_without_endpoint_settings(engine, tmp_path, s3):
     endpoint, client = s3
-    svc = service(engine, tmp_path)
+    # A request's own endpoint passes the address policy of audio URLs: this one is on loopback.
+    refused = service(engine, tmp_path).handle({"text": SENTENCE, "output_mode": "url", "s3Config": {
+        "endpointUrl": endpoint, "bucketName": "request-bucket", **KEYS}})
+    assert refused["error"].startswith("s3Config.endpointUrl: host '127.0.0.1' is a private or local address")
+    svc = service(engine, tmp_path, allow_private_urls=True)
     out = svc.handle({"text": SENTENCE, "format": "ogg", "output_mode": "url",
                       "s3Config": {"endpointUrl": endpoint, "bucketName": "request-bucket", **KEYS}})
     data, content_type = fetch(out["audio_url"])
@@ -92,7 +96,7 @@ def test_url_mode_without_a_bucket_and_bad_s3config_are_clear_errors(engine, tmp
 
 def test_an_upload_failure_fails_the_job_naming_the_bucket_not_the_secret(engine, tmp_path, s3):
     endpoint, _ = s3
-    svc = service(engine, tmp_path)
+    svc = service(engine, tmp_path, allow_private_urls=True)
     out = svc.handle({"text": SENTENCE, "output_mode": "url",
                       "s3Config": {"endpointUrl": endpoint, "bucketName": "no-such-bucket", **KEYS}})
     assert out["error"].startswith(f"output: could not upload to bucket 'no-such-bucket' at {endpoint}: ")

@@ -227,6 +227,17 @@ def test_long_text_is_chunked_and_every_chunk_is_generated(svc):
     assert full["chunks_processed"] == 2 and full["duration_ms"] > 10_000
 
 
+def test_the_job_budget_stops_generation_inside_a_chunk(csm, tmp_path):
+    import time
+
+    svc = csm_service(csm, tmp_path, max_job_seconds=1)
+    text = "A long sentence that the tiny model would take several seconds to finish generating, frame by frame."
+    t = time.monotonic()
+    out = svc.handle({"text": text * 2, "cache": False})
+    assert out["error"].startswith("timeout: the job ran past its 1 s budget (MAX_JOB_SECONDS) with 0 of 1")
+    assert time.monotonic() - t < 4  # generate() stopped at the deadline, not at the end of its frame budget
+
+
 def test_engine_failures_that_poison_the_worker_ask_the_sdk_for_a_fresh_one(csm, tmp_path):
     class OutOfMemory:  # the CSM engine raises WorkerPoisoned on CUDA OOM; no CPU test can run out of GPU memory
         def __getattr__(self, name):

@@ -133,17 +133,33 @@ def test_max_audio_length_ms_caps_the_output_and_stops_early(service):
 
 def test_oversized_response_is_a_clear_error_and_the_worker_goes_on(engine, tmp_path):
     svc = TTSService(engine, AudioCache(str(tmp_path), 0), make_settings(max_response_bytes=150_000))
+    # Uncompressed audio that cannot fit even at the fastest speech: refused before any synthesis.
     out = svc.handle({"text": SENTENCE * 3, "format": "wav"})
     assert set(out) == {"error"}
-    assert re.fullmatch(r"output: the response would be 0\.\d\d MB \(\d+ s of wav at 24000 Hz\), over the 0\.15 MB "
-                        r"limit \(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB\); ask for format \"mp3\" or "
-                        r"\"ogg\" \(a tenth of the size\), shorter text or a lower sample_rate, or configure a "
-                        r"bucket for \"output_mode\": \"url\"", out["error"])
+    assert re.fullmatch(r"output: the response would be at least 0\.\d\d MB \(at least \d+ s of wav at 24000 Hz for "
+                        r"132 characters\), over the 0\.15 MB limit \(MAX_RESPONSE_BYTES; RunPod drops results over "
+                        r"20 MB\); ask for format \"mp3\" or \"ogg\" \(a tenth of the size\), shorter text or a lower "
+                        r"sample_rate, or configure a bucket for \"output_mode\": \"url\"", out["error"])
+    assert svc.counts["synthesized"] == 0
     small = svc.handle({"text": SENTENCE * 3, "format": "mp3"})
     assert "error" not in small and len(json.dumps(small)) <= 150_000
-    huge = svc.handle({"text": SENTENCE * 20, "format": "mp3"})
-    assert huge["error"].endswith('ask for shorter text or a lower sample_rate, or configure a bucket for '
-                                  '"output_mode": "url"')
+    # Compressed audio is stopped as soon as what is encoded so far cannot fit: well before the end.
+    sentences = []
+    real_synthesize = engine.synthesize
+
+    def counting(*args, **kwargs):
+        for piece in real_synthesize(*args, **kwargs):
+            sentences.append(piece)
+            yield piece
+
+    svc.engine = type("Counting", (), {"__getattr__": lambda _, name: getattr(engine, name),
+                                       "synthesize": staticmethod(counting)})()
+    huge = svc.handle({"text": " ".join([SENTENCE] * 40), "format": "mp3"})
+    assert re.fullmatch(r"output: the response would be over 0\.\d\d MB \(\d+ s of mp3 at 24000 Hz so far, and more "
+                        r"text to speak\), over the 0\.15 MB limit .*ask for shorter text or a lower sample_rate, or "
+                        r'configure a bucket for "output_mode": "url"', huge["error"])
+    assert 5 < len(sentences) < 30  # of 40
+    assert svc.handle({"text": SENTENCE, "format": "mp3"})["duration_ms"] > 0
 
 
 def test_bad_input_returns_an_error_and_the_next_job_works(service):
@@ -206,3 +222,12 @@ def test_text_with_nothing_to_pronounce_is_an_error_not_an_empty_file(service, t
     out = service.handle({"text": text})
     assert set(out) == {"error"} and out["error"].startswith("text: "), out
     assert service.cache.stats()["entries"] == 0
+
+
+def test_a_job_past_its_time_budget_ends_with_a_timeout_error(engine, tmp_path):
+    svc = TTSService(engine, AudioCache(str(tmp_path), 0), make_settings(max_job_seconds=1))
+    long_text = " ".join(f"Sentence number {i} of a text that takes a while to read." for i in range(70))
+    out = svc.handle({"text": long_text, "format": "mp3", "cache": False})
+    assert re.fullmatch(r"timeout: the job ran past its 1 s budget \(MAX_JOB_SECONDS\) with \d+ of \d+ text chunks "
+                        r"done; send shorter text or split it into several requests", out["error"]), out
+    assert svc.handle({"text": SENTENCE, "format": "mp3"})["duration_ms"] > 0

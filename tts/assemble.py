@@ -32,6 +32,18 @@ class Assembler:
         self._encoder = _Encoder(native_rate, out_rate, fmt)
 
     @property
+    def output_seconds(self) -> float:
+        return self._emitted / self.native_rate
+
+    @property
+    def encoded_bytes(self) -> int:
+        """Bytes of the file so far: exact for uncompressed formats, else what the encoder has written (which
+        trails the audio a little, as its thread catches up)."""
+        if self._encoder.fmt in ("wav", "pcm"):
+            return int(self._emitted * self._encoder.out_rate / self.native_rate) * 2
+        return self._encoder.written
+
+    @property
     def full(self) -> bool:
         """The length limit is reached: further pieces would be cut anyway."""
         return self.limit is not None and self._emitted >= self.limit
@@ -77,6 +89,7 @@ class _Encoder:
     def __init__(self, in_rate: int, out_rate: int, fmt: str):
         self.in_rate, self.out_rate, self.fmt = in_rate, out_rate, fmt
         self.samples = 0
+        self.written = 0  # bytes in the buffer so far (read from the producer's thread: an int is atomic)
         self._queue: queue.Queue = queue.Queue()
         self._buf = io.BytesIO()
         self._error: BaseException | None = None
@@ -93,25 +106,36 @@ class _Encoder:
         self._thread.join()
         if self._error is not None and not discard:
             raise self._error
-        return self._buf.getvalue(), self.samples
+        data = self._buf.getvalue()
+        if self.fmt == "ogg" and not discard:
+            data = audio.set_ogg_serial(data)
+        return data, self.samples
 
     def _run(self) -> None:
         done = False
         try:
             sink = _open(self._buf, self.fmt, self.out_rate)
+            resampler = audio.Resampler(self.in_rate, self.out_rate)
             while not (done := (block := self._queue.get()) is _DONE):
-                block = audio.resample(block, self.in_rate, self.out_rate)
-                self.samples += len(block)
-                if sink is None:
-                    self._buf.write(audio.to_pcm16(block).tobytes())
-                else:
-                    sink.write(audio.to_pcm16(block) if sink.subtype == "PCM_16" else np.clip(block, -1.0, 1.0))
+                self._write(sink, resampler.push(block))
+            self._write(sink, resampler.finish())
             if sink is not None:
                 sink.close()
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread in put()/close()
             self._error = e
             while not done:  # drain, so the producer never waits on a dead consumer
                 done = self._queue.get() is _DONE
+
+
+    def _write(self, sink: sf.SoundFile | None, block: np.ndarray) -> None:
+        if len(block) == 0:
+            return
+        self.samples += len(block)
+        if sink is None:
+            self._buf.write(audio.to_pcm16(block).tobytes())
+        else:
+            sink.write(audio.to_pcm16(block) if sink.subtype == "PCM_16" else np.clip(block, -1.0, 1.0))
+        self.written = self._buf.tell()
 
 
 def _open(buf: io.BytesIO, fmt: str, rate: int) -> sf.SoundFile | None:

@@ -1,12 +1,14 @@
-"""Audio formats and sample-level helpers: silence detection, resampling, PCM conversion."""
+"""Audio formats and sample-level helpers: silence detection, resampling (libsoxr), PCM conversion."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import soxr
 
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 48000
+_QUALITY = "HQ"   # libsoxr's 20-bit quality: transparent for 16-bit output
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,29 @@ def silence_edges(audio: np.ndarray, sample_rate: int, threshold_db: float = -45
 
 
 def resample(audio: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
-    """Band-limited resampling with torchaudio (imported on first use: most requests need none)."""
+    """A whole clip resampled (libsoxr, polyphase: the cost is linear in the length for any pair of rates)."""
     if orig_rate == new_rate or len(audio) == 0:
         return audio
-    import torch
-    from torchaudio import functional as taf
+    return soxr.resample(np.ascontiguousarray(audio, dtype=np.float32), orig_rate, new_rate, quality=_QUALITY)
 
-    out = taf.resample(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), orig_rate, new_rate)
-    return out.numpy()
+
+class Resampler:
+    """One stream resampled block by block: the blocks joined equal `resample` of the whole stream."""
+
+    def __init__(self, in_rate: int, out_rate: int):
+        self._stream = None if in_rate == out_rate else \
+            soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32", quality=_QUALITY)
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        if self._stream is None:
+            return block
+        return self._stream.resample_chunk(np.ascontiguousarray(block, dtype=np.float32))
+
+    def finish(self) -> np.ndarray:
+        """What the resampler still holds (its filter delay), at the end of the stream."""
+        if self._stream is None:
+            return np.zeros(0, np.float32)
+        return self._stream.resample_chunk(np.zeros(0, np.float32), last=True)
 
 
 def to_pcm16(audio: np.ndarray) -> np.ndarray:
@@ -67,6 +84,48 @@ SOUNDFILE_ARGS: dict[str, dict] = {
     "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "bitrate_mode": "VARIABLE", "compression_level": 0.5},
     "ogg": {"format": "OGG", "subtype": "OPUS"},
 }
+
+
+OGG_SERIAL = 0x54545331  # "TTS1": one fixed stream serial, so the same request gives the same bytes
+
+
+def _ogg_crc_table() -> list[int]:
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else r << 1
+        table.append(r & 0xFFFFFFFF)
+    return table
+
+
+_OGG_CRC = _ogg_crc_table()
+
+
+def _ogg_crc(page: bytes) -> int:
+    crc = 0
+    for byte in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC[(crc >> 24) ^ byte]
+    return crc
+
+
+def set_ogg_serial(data: bytes, serial: int = OGG_SERIAL) -> bytes:
+    """The Ogg stream with every page's serial number set to `serial` and its checksum recomputed.
+
+    libsndfile picks a random serial per file (with no way to set it), which would make identical requests
+    give different bytes."""
+    out = bytearray(data)
+    pos = 0
+    while pos + 27 <= len(out) and out[pos:pos + 4] == b"OggS":
+        segments = out[pos + 26]
+        end = pos + 27 + segments + sum(out[pos + 27:pos + 27 + segments])
+        out[pos + 14:pos + 18] = serial.to_bytes(4, "little")
+        out[pos + 22:pos + 26] = b"\0\0\0\0"
+        out[pos + 22:pos + 26] = _ogg_crc(bytes(out[pos:end])).to_bytes(4, "little")
+        pos = end
+    if pos != len(out):
+        raise ValueError(f"not a whole Ogg stream: a page is cut at byte {pos} of {len(out)}")
+    return bytes(out)
 
 
 def duration_ms(num_samples: int, sample_rate: int) -> int:

@@ -16,6 +16,8 @@ from tts.errors import InputError
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_SECONDS = 30.0
+MIN_RATE, MAX_RATE = 4000, 192_000
+MAX_CHANNELS = 8
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,27 @@ def from_base64(field: str, value, rate: int, max_seconds: float = MAX_SECONDS,
 def from_bytes(field: str, data: bytes, rate: int, max_seconds: float = MAX_SECONDS) -> AudioClip:
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
-            seconds = f.frames / f.samplerate
-            if seconds > max_seconds:
-                raise InputError(field, f"{seconds:.1f} s is longer than the {max_seconds:.0f} s allowed; trim it")
-            samples = f.read(dtype="float32", always_2d=True)
-            source_rate = f.samplerate
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise InputError(field, f"could not be read as audio (WAV, FLAC, OGG or MP3): {e}") from None
+            source_rate, channels = f.samplerate, f.channels
+            # Headers can claim anything: check them before reading allocates by what they say.
+            if not MIN_RATE <= source_rate <= MAX_RATE:
+                raise InputError(field, f"a sample rate of {source_rate} Hz is not audio this worker reads "
+                                        f"({MIN_RATE}-{MAX_RATE} Hz)")
+            if not 1 <= channels <= MAX_CHANNELS:
+                raise InputError(field, f"has {channels} channels; send mono or stereo audio")
+            if f.frames > max_seconds * source_rate:
+                raise InputError(field, f"{f.frames / source_rate:.1f} s is longer than the {max_seconds:.0f} s "
+                                        "allowed; trim it")
+            # At most the allowed length plus one frame, whatever the header said (MP3's is an estimate).
+            samples = f.read(frames=int(max_seconds * source_rate) + 1, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OverflowError, MemoryError) as e:
+        if isinstance(e, InputError):
+            raise
+        raise InputError(field, f"could not be read as audio (WAV, FLAC, OGG or MP3): {type(e).__name__}: "
+                                f"{str(e)[:200]}") from None
+    if len(samples) > max_seconds * source_rate:
+        raise InputError(field, f"is longer than the {max_seconds:.0f} s allowed; trim it")
+    if not np.isfinite(samples).all():
+        raise InputError(field, "contains samples that are not numbers (NaN or infinity); send ordinary audio")
     mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
     if len(mono) < source_rate // 10:
         raise InputError(field, f"{len(mono) / source_rate * 1000:.0f} ms is too short; send at least 0.1 s of speech")

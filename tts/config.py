@@ -35,6 +35,7 @@ class Settings:
     engine: str = "hibari"
     max_text_chars: int = 5000
     max_response_bytes: int = 15_000_000
+    max_job_seconds: int = 300        # a job's time budget; 0 = none (RunPod's own executionTimeout is 600 s)
     cache_dir: str = ""
     cache_max_bytes: int = 10 * 1024**3
     voices_dir: str = ""              # the stored-voice library (engines that clone voices)
@@ -62,6 +63,7 @@ class Settings:
             engine=env.get("TTS_ENGINE", "hibari").strip().lower() or "hibari",
             max_text_chars=reader.int("MAX_TEXT_CHARS", 5000, 1),
             max_response_bytes=reader.int("MAX_RESPONSE_BYTES", 15_000_000, 1024),
+            max_job_seconds=reader.int("MAX_JOB_SECONDS", 300, 0),
             cache_dir=env.get("CACHE_DIR") or on_volume(
                 "tts-cache", _user_dir(env, "XDG_CACHE_HOME", ".cache", "runpod-tts-worker")),
             cache_max_bytes=reader.int("CACHE_MAX_BYTES", 10 * 1024**3, 0),

@@ -8,6 +8,7 @@ import logging
 import os
 
 from tts.errors import OutputError
+from tts.request import SynthesisRequest
 from tts.upload import URL_EXPIRES_S, Bucket, upload
 
 log = logging.getLogger("tts.delivery")
@@ -28,6 +29,44 @@ def deliver(result: dict, data: bytes, output_mode: str, bucket: Bucket | None, 
     return {"output_mode": "url", "audio_url": url, "url_expires_s": URL_EXPIRES_S}
 
 
+_B64_OVERHEAD = 2000  # the rest of the output dict, generously
+
+
+def _base64_size(raw_bytes: float) -> float:
+    return 4 * raw_bytes / 3 + _B64_OVERHEAD
+
+
+def _advice(fmt: str) -> str:
+    return "shorter text or a lower sample_rate" if fmt in ("mp3", "ogg") \
+        else 'format "mp3" or "ogg" (a tenth of the size), shorter text or a lower sample_rate'
+
+
+def refuse_certain_oversize(r: SynthesisRequest, max_chars_per_second: float, limit: int) -> None:
+    """Before synthesis: refuse uncompressed output that is too large even if the voice spoke as fast as it
+    ever does (compressed sizes are not predictable enough to refuse on)."""
+    if r.format not in ("wav", "pcm"):
+        return
+    seconds = len(r.text) / (max_chars_per_second * r.speed)
+    if r.max_audio_length_ms is not None:
+        seconds = min(seconds, r.max_audio_length_ms / 1000)
+    size = _base64_size(seconds * r.sample_rate * 2)
+    if size > limit:
+        raise OutputError(f"the response would be at least {size / 1e6:.2f} MB (at least {seconds:.0f} s of "
+                          f"{r.format} at {r.sample_rate} Hz for {len(r.text)} characters), over the "
+                          f"{limit / 1e6:.2f} MB limit (MAX_RESPONSE_BYTES; RunPod drops results over 20 MB); ask "
+                          f'for {_advice(r.format)}, or configure a bucket for "output_mode": "url"')
+
+
+def refuse_growing_oversize(r: SynthesisRequest, seconds: float, encoded_bytes: int, limit: int) -> None:
+    """During synthesis: stop as soon as what is encoded so far is already too large to return."""
+    size = _base64_size(encoded_bytes)
+    if size > limit:
+        raise OutputError(f"the response would be over {size / 1e6:.2f} MB ({seconds:.0f} s of {r.format} at "
+                          f"{r.sample_rate} Hz so far, and more text to speak), over the {limit / 1e6:.2f} MB "
+                          f"limit (MAX_RESPONSE_BYTES; RunPod drops results over 20 MB); ask for "
+                          f'{_advice(r.format)}, or configure a bucket for "output_mode": "url"')
+
+
 def oversize(result: dict, size_bytes: int, limit: int) -> str | None:
     """Why the base64 response would exceed `limit` bytes, or None when it fits."""
     # Base64 needs no JSON escaping: the payload is the rest of the dict plus the encoded length.
@@ -35,8 +74,7 @@ def oversize(result: dict, size_bytes: int, limit: int) -> str | None:
     size = len(json.dumps({**result, "output_mode": "base64", "audio_base64": ""})) + b64_len
     if size <= limit:
         return None
-    advice = "shorter text or a lower sample_rate" if result["format"] in ("mp3", "ogg") \
-        else 'format "mp3" or "ogg" (a tenth of the size), shorter text or a lower sample_rate'
+    advice = _advice(result["format"])
     return (f"the response would be {size / 1e6:.2f} MB ({result['duration_ms'] / 1000:.0f} s of "
             f"{result['format']} at {result['sample_rate']} Hz), over the {limit / 1e6:.2f} MB limit "
             f"(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB); ask for {advice}, "

@@ -4,14 +4,57 @@ Request errors name a request field. Engine errors say what is wrong in engine t
 ones a request can cause (a prompt too long, a voice not installed) onto the request field to change."""
 from __future__ import annotations
 
+import reprlib
+
+MAX_FIELD_CHARS = 120
+MAX_MESSAGE_CHARS = 1000
+
+
+class _Echo(reprlib.Repr):
+    """Short reprs of untrusted values: strings and containers cut, huge integers summarized."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxdict, self.maxstring, self.maxother = 2, 4, 4, 80, 80
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 128:  # repr() of a 5000-digit number raises; nobody wants to read it anyway
+            return f"<a {int(x.bit_length() * 0.30103) + 1}-digit number>"
+        return repr(x)
+
+    def repr_str(self, x: str, level: int) -> str:
+        if len(x) <= self.maxstring:
+            return repr(x)  # escapes control characters and lone surrogates
+        return f"{repr(x[:self.maxstring])[:-1]}…' ({len(x)} characters)"
+
+
+_echo = _Echo()
+
+
+def show(value: object) -> str:
+    """A bounded, printable rendering of a request value for an error message."""
+    try:
+        return _echo.repr(value)
+    except Exception:  # noqa: BLE001 - an echo must never be why a request fails
+        return f"<a {type(value).__name__}>"
+
+
+def printable(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """Text from or about a request, safe to encode, print and log on one line: lone surrogates and control
+    characters escaped, at most `limit` characters."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
 
 class InputError(ValueError):
     """A request field is wrong; the message is `"<field>: <what is wrong; what is allowed>"`."""
 
     def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+        self.field = printable(field)
+        self.message = printable(message, MAX_MESSAGE_CHARS)
+        super().__init__(f"{self.field}: {self.message}")
 
 
 class OutputError(InputError):
@@ -19,6 +62,13 @@ class OutputError(InputError):
 
     def __init__(self, message: str):
         super().__init__("output", message)
+
+
+class TimedOut(InputError):
+    """The job ran past its time budget (MAX_JOB_SECONDS) or a download past its deadline."""
+
+    def __init__(self, message: str):
+        super().__init__("timeout", message)
 
 
 class EngineError(RuntimeError):

@@ -20,20 +20,23 @@ class Resolver:
         self.fetcher = fetcher
         self.bucket = bucket        # the endpoint's own, from BUCKET_*
 
-    def audio(self, source: AudioSource) -> AudioClip:
+    def audio(self, source: AudioSource, deadline: float | None = None) -> AudioClip:
         if source.url is not None:
-            data = self.fetcher.get(source.field, source.url)
+            data = self.fetcher.get(source.field, source.url, deadline)
             return audio_input.from_bytes(source.field, data, self.sample_rate)
         return audio_input.from_base64(source.field, source.base64, self.sample_rate)
 
-    def conditioning(self, r: SynthesisRequest) -> Conditioning:
-        reference = self._turn(r.reference) if r.reference is not None else \
+    def conditioning(self, r: SynthesisRequest, deadline: float | None = None) -> Conditioning:
+        reference = self._turn(r.reference, deadline) if r.reference is not None else \
             self._stored(r.voice, r.speaker) if r.stored_voice else None
-        return Conditioning(reference, tuple(self._turn(t) for t in r.context))
+        return Conditioning(reference, tuple(self._turn(t, deadline) for t in r.context))
 
-    def output_bucket(self, r: SynthesisRequest) -> Bucket | None:
+    def output_bucket(self, r: SynthesisRequest, deadline: float | None = None) -> Bucket | None:
         """The request's s3Config, else the endpoint's bucket; refuses "url" output with neither, before any
-        synthesis (this request could not succeed)."""
+        synthesis (this request could not succeed). A request's own endpoint must pass the same address
+        policy as audio URLs; the endpoint's BUCKET_* is the operator's and may be private."""
+        if r.bucket is not None:
+            self.fetcher.check_host("s3Config.endpointUrl", r.bucket.endpoint_url, deadline)
         bucket = r.bucket or self.bucket
         if r.output_mode == "url" and bucket is None:
             raise InputError("output_mode", '"url" needs a bucket: set BUCKET_ENDPOINT_URL, '
@@ -41,8 +44,8 @@ class Resolver:
                                             "endpoint, or send s3Config")
         return bucket
 
-    def _turn(self, t: TurnSource) -> Turn:
-        return Turn(t.text, t.speaker, self.audio(t.audio))
+    def _turn(self, t: TurnSource, deadline: float | None) -> Turn:
+        return Turn(t.text, t.speaker, self.audio(t.audio, deadline))
 
     def _stored(self, name: str, speaker: int) -> Turn:
         stored = self.library.get(name) if self.library is not None else None

@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 from tts import audio
 from tts import text as text_rules
 from tts.engines.base import Capabilities
-from tts.errors import InputError
+from tts.errors import MAX_MESSAGE_CHARS, InputError, printable, show
 from tts.request import ActionRequest, AudioSource, SynthesisRequest, TurnSource
 from tts.upload import Bucket
 from tts.voices import NAME_RE
@@ -34,16 +34,17 @@ CLONING_ACTIONS = ("upload_voice", "delete_voice")
 # -- validation context and errors ----------------------------------------------------------------
 
 def _fail(message: str, field: str | None = None) -> PydanticCustomError:
-    """A validation error carrying our message; `field` names it when raised above field level."""
-    return PydanticCustomError("tts", "{message}", {"message": message, "field": field})
+    """A validation error carrying our message; `field` names it when raised above field level. Both are made
+    printable here: pydantic cannot even render an error holding a lone surrogate from a hostile field name."""
+    return PydanticCustomError("tts", "{message}", {"message": printable(message, MAX_MESSAGE_CHARS),
+                                                    "field": None if field is None else printable(field)})
 
 
 def _caps(info: ValidationInfo) -> Capabilities:
     return info.context["caps"]
 
 
-def _show(value: Any) -> str:
-    return repr(value)
+_show = show
 
 
 # -- value checks (each one a BeforeValidator: it sees the raw JSON value) ---------------------------
@@ -64,8 +65,8 @@ def _number(lo: float, hi: float, default: float | None = None) -> BeforeValidat
     def check(value: Any) -> float | None:
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not lo <= value <= hi:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or (isinstance(value, float) and not math.isfinite(value)) or not lo <= value <= hi:
             raise _fail(f"must be a number from {lo} to {hi}; got {_show(value)}")
         return float(value)
     return BeforeValidator(check)
@@ -74,6 +75,11 @@ def _number(lo: float, hi: float, default: float | None = None) -> BeforeValidat
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise _fail(f"must be a string; got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:  # JSON allows lone surrogates ("\ud800"); text cannot hold them
+        raise _fail(f"is not valid Unicode text: a lone surrogate ({show(value[e.start])}) at character "
+                    f"{e.start}") from None
     return value
 
 
@@ -111,7 +117,7 @@ def _needs(feature: str, then: Callable[[Any], Any] | None = None) -> BeforeVali
 
 
 def _audio_base64(value: Any) -> str:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or not value.isascii():
         raise _fail("must be a non-empty base64 string of an audio file (WAV, FLAC, OGG or MP3)")
     return value
 
@@ -199,7 +205,7 @@ def _context(value: Any) -> Any:
 def _nonempty(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail("required: a non-empty string")
-    return value
+    return _string(value)
 
 
 def _optional(check: Callable[[Any], Any]) -> BeforeValidator:
@@ -222,7 +228,7 @@ def _voice_name(value: Any) -> str:
 def _url(value: Any) -> str:
     if not isinstance(value, str):
         raise _fail("must be an http(s) URL string")
-    return value
+    return _string(value)
 
 
 def installed_voices(caps: Capabilities) -> list[str]:

@@ -14,7 +14,7 @@ from tts.actions import Actions
 from tts.assemble import Assembler
 from tts.config import Settings
 from tts.engines import Engine, load_engine
-from tts.errors import InputError, PromptTooLong, VoiceNotInstalled, WorkerPoisoned
+from tts.errors import InputError, PromptTooLong, TimedOut, VoiceNotInstalled, WorkerPoisoned
 from tts.fetch import Fetcher
 from tts.request import ActionRequest, Conditioning, SynthesisRequest
 from tts.resolve import Resolver
@@ -80,15 +80,21 @@ class TTSService:
 
     def _synthesize(self, r: SynthesisRequest, job_id: str, progress=None) -> dict:
         t0 = time.perf_counter()
-        bucket = self.resolver.output_bucket(r)
-        conditioning = self.resolver.conditioning(r)
+        budget = self.settings.max_job_seconds
+        deadline = time.monotonic() + budget if budget else None
+        bucket = self.resolver.output_bucket(r, deadline)
+        conditioning = self.resolver.conditioning(r, deadline)
         key = cache_key(self.key_fields(r, conditioning))
         entry = self.cache.get(key) if r.cache else None
         if entry is not None:
             self.counts["cache_hits"] += 1
             data, meta, timings = entry.data, entry.meta, {}
         else:
-            data, meta, timings = self._generate(r, conditioning, progress)
+            # Base64 output with no bucket to fall back on must fit MAX_RESPONSE_BYTES: refuse what cannot.
+            size_limit = self.settings.max_response_bytes if r.output_mode == "base64" and bucket is None else None
+            if size_limit is not None:
+                delivery.refuse_certain_oversize(r, self.engine.max_chars_per_second, size_limit)
+            data, meta, timings = self._generate(r, conditioning, progress, deadline, size_limit)
             if r.cache:
                 t = time.perf_counter()
                 self.cache.put(key, data, meta)
@@ -121,7 +127,8 @@ class TTSService:
             delivery.save_local_copy(self.settings.output_dir, job_id, r.format, data)
         return result
 
-    def _generate(self, r: SynthesisRequest, c: Conditioning, progress=None) -> tuple[bytes, dict, dict]:
+    def _generate(self, r: SynthesisRequest, c: Conditioning, progress=None, deadline: float | None = None,
+                  size_limit: int | None = None) -> tuple[bytes, dict, dict]:
         e = self.engine
         t = time.perf_counter()
         out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms)
@@ -134,9 +141,15 @@ class TTSService:
                 if progress is not None and chunks_done:
                     progress({"chunks_done": chunks_done, "chunks_total": len(chunks)})
                 pieces = []
-                for piece in e.synthesize(chunk, r, c, previous):
+                for piece in e.synthesize(chunk, r, c, previous, deadline):
                     out.add(piece)
                     pieces.append(piece)
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise TimedOut(f"the job ran past its {self.settings.max_job_seconds} s budget "
+                                       f"(MAX_JOB_SECONDS) with {chunks_done} of {len(chunks)} text chunks done; "
+                                       "send shorter text or split it into several requests")
+                    if size_limit is not None and not out.full:
+                        delivery.refuse_growing_oversize(r, out.output_seconds, out.encoded_bytes, size_limit)
                     if out.full:
                         break
                 previous = (chunk, np.concatenate(pieces) if pieces else np.zeros(0, np.float32))

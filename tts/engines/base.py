@@ -59,6 +59,7 @@ class Engine(Protocol):
     speakers: range           # allowed `speaker` values
     languages: tuple[str, ...]  # primary language subtags accepted, e.g. ("en",)
     max_chunk_chars: int      # text is cut into chunks of at most this many characters
+    max_chars_per_second: float  # faster than this it never speaks (at speed 1): bounds a result's size
     pause_ms: int             # silence between the pieces synthesize() yields, when joined
     # Which of FEATURES this engine honours: "context", "cloning" (reference audio and stored voices),
     # "sampling" (temperature, top_k; then default_temperature and default_top_k are set).
@@ -76,10 +77,13 @@ class Engine(Protocol):
         ...
 
     def synthesize(self, text: str, request: SynthesisRequest, conditioning: Conditioning,
-                   previous: tuple[str, np.ndarray] | None = None) -> Iterator[np.ndarray]:
+                   previous: tuple[str, np.ndarray] | None = None,
+                   deadline: float | None = None) -> Iterator[np.ndarray]:
         """One chunk of normalized text to mono float32 audio in [-1, 1] at `sample_rate`, yielded in
         pieces (a sentence, say) as each is ready; the service joins them with `pause_ms` between.
         `previous` is the request's preceding chunk (text, native-rate audio), for engines that keep
-        one voice across chunks by conditioning on it. Raises VoiceNotInstalled, PromptTooLong or
+        one voice across chunks by conditioning on it. `deadline` (time.monotonic()) is when the job's
+        budget ends: an engine whose pieces take long stops generating by then (the service checks
+        between pieces and discards the job). Raises VoiceNotInstalled, PromptTooLong or
         WorkerPoisoned (tts.errors) for what a request can cause."""
         ...

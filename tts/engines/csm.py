@@ -75,6 +75,29 @@ def _fingerprint(directory: str) -> str:
     return "local-" + h.hexdigest()[:16]
 
 
+class _OutOfTime(Exception):
+    pass
+
+
+class _Deadline:
+    """A generate() streamer that ends generation once `deadline` passes: transformers' CSM generate ignores
+    max_time and custom stopping criteria, but calls its streamer after every frame."""
+
+    def __init__(self, deadline: float, inner=None):
+        self.deadline = deadline
+        self.inner = inner
+
+    def put(self, value) -> None:
+        if self.inner is not None:
+            self.inner.put(value)
+        if time.monotonic() > self.deadline:
+            raise _OutOfTime
+
+    def end(self) -> None:
+        if self.inner is not None:
+            self.inner.end()
+
+
 class CsmEngine:
     name = "csm"
     languages = ("en",)
@@ -84,6 +107,7 @@ class CsmEngine:
     default_temperature = 0.9
     default_top_k = 50
     max_chunk_chars = 220     # ~20 s of speech: a prompt with its previous chunk stays well inside 2048 positions
+    max_chars_per_second = 1000 / MIN_MS_PER_CHAR * 1.4  # its frame budget allows 18/s; margin for fast talk
     pause_ms = 150
 
     def __init__(self, settings: Settings | None = None, model=None, processor=None) -> None:
@@ -140,7 +164,8 @@ class CsmEngine:
 
     # -- synthesis ---------------------------------------------------------------------------
     def synthesize(self, text: str, request: SynthesisRequest, conditioning: Conditioning = NO_CONDITIONING,
-                   previous: tuple[str, np.ndarray] | None = None) -> Iterator[np.ndarray]:
+                   previous: tuple[str, np.ndarray] | None = None,
+                   deadline: float | None = None) -> Iterator[np.ndarray]:
         turns = [conditioning.reference] if conditioning.reference is not None else []
         if previous is None:
             turns += conditioning.context
@@ -149,7 +174,7 @@ class CsmEngine:
             prompt_turns.append((previous[0], request.speaker, previous[1]))
         inputs = self.prompt(prompt_turns, request.speaker, text)
         frames = self._frame_budget(text, request.max_audio_length_ms, int(inputs["input_ids"].shape[1]))
-        yield self.generate(inputs, frames, request.seed, request.temperature, request.top_k)
+        yield self.generate(inputs, frames, request.seed, request.temperature, request.top_k, deadline=deadline)
 
     def prompt(self, turns: list[tuple[str, int, np.ndarray]], speaker: int, text: str):
         """The chat-template prompt: each (text, speaker, 24 kHz audio) turn, then the text to speak."""
@@ -170,7 +195,8 @@ class CsmEngine:
         return min(wanted, room)
 
     def generate(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
-                  streamer=None) -> np.ndarray:
+                 streamer=None, deadline: float | None = None) -> np.ndarray:
+        """Up to `frames` frames of audio for the prompt; empty if `deadline` (time.monotonic()) passes first."""
         torch = self._torch
         torch.manual_seed(seed)
         inputs = inputs.to(self.device)
@@ -181,9 +207,12 @@ class CsmEngine:
                 # Every sampling setting on every call: depth_decoder_* values persist in its generation
                 # config from one call to the next otherwise.
                 audio = self.model.generate(
-                    **inputs, output_audio=True, max_new_tokens=frames, streamer=streamer,
+                    **inputs, output_audio=True, max_new_tokens=frames,
+                    streamer=streamer if deadline is None else _Deadline(deadline, streamer),
                     do_sample=True, temperature=temperature, top_k=top_k,
                     depth_decoder_do_sample=True, depth_decoder_temperature=temperature, depth_decoder_top_k=top_k)
+        except _OutOfTime:
+            return np.zeros(0, np.float32)  # the caller sees its deadline passed and ends the job
         except torch.OutOfMemoryError as e:
             if self.device.startswith("cuda"):
                 torch.cuda.empty_cache()

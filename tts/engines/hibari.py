@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -18,6 +19,13 @@ from tts.request import NO_CONDITIONING, Conditioning, SynthesisRequest
 
 log = logging.getLogger("tts.engine.hibari")
 
+# hibari names numbers up to 36 digits (decillions) and fails past that: read longer runs digit by digit.
+_LONG_NUMBER = re.compile(r"\d{37,}")
+
+
+def _readable(text: str) -> str:
+    return _LONG_NUMBER.sub(lambda m: " ".join(m.group()), text)
+
 
 class HibariEngine:
     name = "hibari"
@@ -26,6 +34,7 @@ class HibariEngine:
     speakers = range(1)      # one speaker per voice; voices are separate models
     languages = ("en",)
     max_chunk_chars = 400    # hibari splits sentences itself; this bounds one call's work
+    max_chars_per_second = 25.0  # it speaks ~18 characters a second at speed 1
     pause_ms = 200
     features: frozenset[str] = frozenset()
     default_temperature = None
@@ -93,8 +102,8 @@ class HibariEngine:
         return self._capabilities[1]
 
     def synthesize(self, text: str, request: SynthesisRequest, conditioning: Conditioning = NO_CONDITIONING,
-                   previous=None) -> Iterator[np.ndarray]:
+                   previous=None, deadline: float | None = None) -> Iterator[np.ndarray]:
         model = self._load(request.voice)
         rng = np.random.default_rng(request.seed)
-        for phonemes in model.phonemize(text):  # one piece per sentence
+        for phonemes in model.phonemize(_readable(text)):  # one piece per sentence
             yield model.from_ids(model.ids(phonemes), request.speed, rng)
