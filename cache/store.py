@@ -1,27 +1,24 @@
-"""AudioCache: one file per entry, written atomically, verified on read, capped with LRU eviction.
+"""AudioCache: one record file per entry (cache/record.py), verified on read, capped with LRU eviction.
 
-Entry layout: MAGIC, 4-byte big-endian header length, JSON header {"size", "sha256", "meta"}, payload.
-Several workers may share the directory (a network volume), so writes go to a unique temp file in
-the same directory and are renamed into place; readers see the old entry, the new one or none.
+An entry's header carries its own key and the result's metadata; a file copied or linked under another key's
+name is not served. Several workers may share the directory (a network volume): writes are atomic, temp files
+of writes in progress count against the cap, and those a killed writer left are removed.
 No method raises: a cache problem is logged and the request goes on without the cache."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import struct
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 
+from cache import record
+
 log = logging.getLogger("tts.cache")
 
-MAGIC = b"RPTTS1\n"
+MAGIC = b"RPTTS2\n"             # 2: the header carries the entry's own key
 SUFFIX = ".tts"
-_TMP_PREFIX = ".tmp-"
-_STALE_TMP_S = 3600          # temp files older than this were left by a crashed writer
+_STALE_TMP_S = 600           # no write takes this long: an older temp file was left by a killed writer
 _EVICT_TO = 0.9              # evict down to this share of the cap, so eviction is not run on every put
 
 
@@ -32,60 +29,58 @@ class CacheEntry:
 
 
 class AudioCache:
-    def __init__(self, directory: str, max_bytes: int):
+    def __init__(self, directory: str, max_bytes: int, sweep: bool = True):
         self.directory = directory
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._approx_bytes: int | None = None  # None until the first scan
         self.hits = self.misses = self.writes = self.errors = self.evictions = 0
+        if sweep:
+            # Temp files a killed writer left behind, removed off the request path.
+            threading.Thread(target=self._entries, name="cache-sweep", daemon=True).start()
 
     def _path(self, key: str) -> str:
         return os.path.join(self.directory, key[:2], key + SUFFIX)
 
     def get(self, key: str) -> CacheEntry | None:
-        """The verified entry, or None (missing, truncated, corrupt or unreadable)."""
+        """The verified entry, or None (missing, truncated, corrupt, unreadable, or not this key's)."""
         path = self._path(key)
         try:
-            with open(path, "rb") as f:
-                blob = f.read()
+            header, data = record.read(path, MAGIC)
+            if header.get("key") != key or not isinstance(header.get("meta"), dict):
+                raise record.Corrupt("the header belongs to another key or has no meta")
         except FileNotFoundError:
             self.misses += 1
+            return None
+        except record.Corrupt as e:
+            self.errors += 1
+            self.misses += 1
+            log.warning("cache entry %s… is not a whole entry (%s); regenerating", key[:12], e)
             return None
         except OSError as e:
             self._failed("read", key, e)
             self.misses += 1
             return None
-        entry = _decode(blob)
-        if entry is None:
-            log.warning("cache entry %s… is truncated or corrupt (%d bytes); regenerating", key[:12], len(blob))
-            self.misses += 1
-            return None
         try:
-            os.utime(path)  # mtime = last use, for LRU eviction
+            os.utime(path, follow_symlinks=False)  # mtime = last use, for LRU eviction
         except OSError:
             pass  # a read-only volume still serves hits
         self.hits += 1
-        return entry
+        return CacheEntry(data=data, meta=header["meta"])
 
     def put(self, key: str, data: bytes, meta: dict) -> bool:
         """Store atomically; evict least-recently-used entries past the cap. False when it failed."""
         if self.max_bytes and len(data) > self.max_bytes:
             return False
         path = self._path(key)
-        header = json.dumps({"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "meta": meta},
-                            separators=(",", ":")).encode()
-        def write(f) -> None:
-            f.write(MAGIC + struct.pack(">I", len(header)) + header)
-            f.write(data)  # apart from the header: no copy of the payload
-
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            atomic_write(path, write)
+            size = record.write(path, MAGIC, {"key": key, "meta": meta}, data)
         except OSError as e:
             self._failed("write", key, e)
             return False
         self.writes += 1
-        self._account(len(data) + len(header) + len(MAGIC) + 4)
+        self._account(size)
         return True
 
     def _account(self, added: int) -> None:
@@ -100,7 +95,7 @@ class AudioCache:
                 self._evict()
 
     def _entries(self) -> list[tuple[float, int, str]]:
-        """(mtime, size, path) of every entry; removes stale temp files on the way."""
+        """(mtime, size, path) of every entry and fresh temp file; removes stale temp files on the way."""
         out = []
         now = time.time()
         try:
@@ -121,8 +116,11 @@ class AudioCache:
                     continue  # removed by another worker meanwhile
                 if f.name.endswith(SUFFIX):
                     out.append((st.st_mtime, st.st_size, f.path))
-                elif f.name.startswith(_TMP_PREFIX) and now - st.st_mtime > _STALE_TMP_S:
-                    _unlink(f.path)
+                elif f.name.startswith(record.TMP_PREFIX):
+                    if now - st.st_mtime > _STALE_TMP_S:
+                        record.unlink(f.path)
+                    else:  # a write in progress (here or in another worker): it takes room too
+                        out.append((st.st_mtime, st.st_size, f.path))
         return out
 
     def _scan(self) -> tuple[int, int]:
@@ -136,7 +134,9 @@ class AudioCache:
         for _, size, path in entries:
             if total <= target:
                 break
-            if _unlink(path):
+            if not path.endswith(SUFFIX):
+                continue  # a write in progress: counted, not evicted
+            if record.unlink(path):
                 self.evictions += 1
             total -= size  # gone either way: another worker may have evicted it first
         self._approx_bytes = total
@@ -161,40 +161,3 @@ class AudioCache:
             "errors": self.errors,
             "evictions": self.evictions,
         }
-
-
-def atomic_write(path: str, write) -> None:
-    """Write a file so readers, in this process or another worker, see the old file, the new one or none:
-    `write(f)` fills a temp file in the same directory, which is then renamed over `path`."""
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; other workers may run as other users
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _decode(blob: bytes) -> CacheEntry | None:
-    start = len(MAGIC) + 4
-    if len(blob) < start or not blob.startswith(MAGIC):
-        return None
-    (hlen,) = struct.unpack(">I", blob[len(MAGIC):start])
-    try:
-        header = json.loads(blob[start:start + hlen])
-        data = blob[start + hlen:]
-        if len(data) != header["size"] or hashlib.sha256(data).hexdigest() != header["sha256"]:
-            return None
-        return CacheEntry(data=data, meta=header["meta"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def _unlink(path: str) -> bool:
-    try:
-        os.unlink(path)
-        return True
-    except OSError:
-        return False

@@ -3,7 +3,6 @@ import os
 import time
 
 from cache import AudioCache, cache_key
-from cache.store import _decode
 
 
 def payload(i: int, size: int = 2000) -> bytes:
@@ -94,21 +93,19 @@ def test_two_processes_writing_one_key_never_leave_a_corrupt_file(tmp_path):
     procs = [ctx.Process(target=_writer, args=(str(tmp_path), key, m, 150)) for m in (1, 2)]
     for pr in procs:
         pr.start()
+    reader = AudioCache(str(tmp_path), 0, sweep=False)
     seen = 0
     while any(pr.is_alive() for pr in procs):
-        try:
-            blob = path.read_bytes()
-        except FileNotFoundError:
-            continue
-        entry = _decode(blob)
-        assert entry is not None, "a reader saw a partial or mixed entry"
+        entry = reader.get(key)
+        if entry is None:
+            continue  # not written yet
         assert set(entry.data) == {entry.meta["writer"]}
         seen += 1
     for pr in procs:
         pr.join()
         assert pr.exitcode == 0
-    assert seen > 0
-    assert _decode(path.read_bytes()) is not None
+    assert seen > 0 and reader.errors == 0, "a reader saw a partial or mixed entry"
+    assert reader.get(key) is not None
     assert [f for f in os.listdir(path.parent) if f.startswith(".tmp-")] == []
 
 
@@ -131,3 +128,53 @@ def test_settings_put_cache_and_voices_on_a_writable_runpod_volume(tmp_path, mon
     monkeypatch.setenv("VOICES_DIR", "/explicit/voices")
     s = Settings.from_env()
     assert (s.cache_dir, s.voices_dir) == ("/explicit/cache", "/explicit/voices")
+
+
+def test_tampered_entries_are_never_served_and_get_rewritten(tmp_path):
+    import json
+
+    from cache import record
+    from cache.store import MAGIC
+
+    c = AudioCache(str(tmp_path), 0, sweep=False)
+    a, b = "aa" * 32, "bb" * 32
+    c.put(a, payload(1), {"m": "a"})
+    c.put(b, payload(2), {"m": "b"})
+    path_a = tmp_path / "aa" / (a + ".tts")
+    # Another key's entry copied over, or linked in: not this key's audio.
+    path_a.write_bytes((tmp_path / "bb" / (b + ".tts")).read_bytes())
+    assert c.get(a) is None
+    path_a.unlink()
+    path_a.symlink_to(tmp_path / "bb" / (b + ".tts"))
+    assert c.get(a) is None
+    # A header whose meta is null: a whole, hash-correct file that is still not an entry.
+    path_a.unlink()
+    record.write(str(path_a), MAGIC, {"key": a, "meta": None}, payload(1))
+    assert c.get(a) is None
+    # A FIFO where the entry should be: a miss at once, not a job that hangs.
+    path_a.unlink()
+    os.mkfifo(path_a)
+    t = time.monotonic()
+    assert c.get(a) is None and time.monotonic() - t < 1
+    assert c.errors == 4
+    # The next put replaces whatever was there.
+    assert c.put(a, payload(1), {"m": "a"}) and c.get(a).meta == {"m": "a"}
+    assert json.loads(json.dumps(c.get(b).meta)) == {"m": "b"}
+
+
+def test_temp_files_of_killed_writers_are_swept_and_live_ones_count_against_the_cap(tmp_path):
+    sub = tmp_path / "ab"
+    sub.mkdir()
+    stale, live = sub / ".tmp-killed", sub / ".tmp-writing"
+    stale.write_bytes(b"x" * 5000)
+    live.write_bytes(b"y" * 6000)
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    c = AudioCache(str(tmp_path), 10_000)  # the start-up sweep runs on a thread
+    deadline = time.monotonic() + 5
+    while stale.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not stale.exists() and live.exists()
+    c.put("ab" * 32, payload(3, 3000), {})
+    c.put("ac" * 32, payload(4, 3000), {})  # 6000 live temp bytes + two entries: over the cap
+    assert c.evictions >= 1 and live.exists()  # the write in progress is counted, not evicted

@@ -119,7 +119,7 @@ def test_upload_list_use_and_delete_a_stored_voice(svc, speech_wav, tmp_path):
     up = svc.handle({"action": "upload_voice", "name": "alice", "audio_base64": b64(speech_wav),
                      "text": "Hello there, this is my voice."})
     assert up["voice"]["name"] == "alice" and 2 < up["voice"]["seconds"] < 4
-    assert sorted(os.listdir(tmp_path / "voices")) == ["alice.json", "alice.wav"]
+    assert sorted(os.listdir(tmp_path / "voices")) == ["alice.voice"]
     listed = svc.handle({"endpoint": "list_voices"})["voices"]
     assert [v["name"] for v in listed if v["stored"]] == ["alice"]
     by_name = svc.handle({"text": "Stored voice.", "voice": "alice"})

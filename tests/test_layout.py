@@ -34,7 +34,8 @@ def imports(name: str, path: str, known: dict) -> set[str]:
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(parts + ([base] if base else []))
-            names = [base] + [f"{base}.{a.name}" for a in node.names]
+            # `from pkg import submodule` depends on the submodule; `from pkg import name` on pkg itself.
+            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
         else:
             continue
         for n in names:

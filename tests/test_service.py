@@ -231,3 +231,11 @@ def test_a_job_past_its_time_budget_ends_with_a_timeout_error(engine, tmp_path):
     assert re.fullmatch(r"timeout: the job ran past its 1 s budget \(MAX_JOB_SECONDS\) with \d+ of \d+ text chunks "
                         r"done; send shorter text or split it into several requests", out["error"]), out
     assert svc.handle({"text": SENTENCE, "format": "mp3"})["duration_ms"] > 0
+
+
+def test_a_cache_entry_with_unusable_metadata_is_regenerated(service):
+    first = service.handle({"text": SENTENCE, "format": "mp3"})
+    service.cache.put(first["cache_key"], b"not audio", {})  # a whole entry, but not one a result can use
+    again = service.handle({"text": SENTENCE, "format": "mp3"})
+    assert again["cache_hit"] is False and again["audio_base64"] == first["audio_base64"]
+    assert service.handle({"text": SENTENCE, "format": "mp3"})["cache_hit"] is True

@@ -51,6 +51,9 @@ class Resolver:
         stored = self.library.get(name) if self.library is not None else None
         if stored is None:
             names = self.library.names() if self.library is not None else []
+            if name in names:
+                raise InputError("voice", f"stored voice {name!r} cannot be read (damaged or incomplete, see the "
+                                          "worker log); upload it again")
             raise InputError("voice", f"unknown voice {name!r} for the {self.engine} engine; "
                                       f"installed: {', '.join(names) or 'none'}")
         clip, transcript = stored

@@ -85,7 +85,7 @@ class TTSService:
         bucket = self.resolver.output_bucket(r, deadline)
         conditioning = self.resolver.conditioning(r, deadline)
         key = cache_key(self.key_fields(r, conditioning))
-        entry = self.cache.get(key) if r.cache else None
+        entry = self._cached(key) if r.cache else None
         if entry is not None:
             self.counts["cache_hits"] += 1
             data, meta, timings = entry.data, entry.meta, {}
@@ -126,6 +126,18 @@ class TTSService:
         if self.settings.output_dir:
             delivery.save_local_copy(self.settings.output_dir, job_id, r.format, data)
         return result
+
+    def _cached(self, key: str):
+        """The cache entry for `key` if it carries what a result needs; an entry without is regenerated."""
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        meta = entry.meta
+        if all(isinstance(meta.get(k), int) and not isinstance(meta.get(k), bool) and meta[k] >= 0
+               for k in ("duration_ms", "chunks_processed")):
+            return entry
+        log.warning("cache entry %s… has no usable metadata; regenerating", key[:12])
+        return None
 
     def _generate(self, r: SynthesisRequest, c: Conditioning, progress=None, deadline: float | None = None,
                   size_limit: int | None = None) -> tuple[bytes, dict, dict]:
