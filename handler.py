@@ -61,4 +61,7 @@ if __name__ == "__main__":
     _sdk_import.join()
     import runpod
 
+    from tts.sdk_fixes import retry_dropped_result_posts
+
+    retry_dropped_result_posts()
     runpod.serverless.start({"handler": handler})
