@@ -10,8 +10,8 @@ import soundfile as sf
 from tools.harness import ROOT, QuietHandler, files_handler, free_port, serve, wait_for_port, worker_env
 from tts.config import Settings
 
-__all__ = ["ROOT", "QuietHandler", "decode", "files_handler", "free_port", "make_settings", "rms_db", "serve",
-           "wait_for_port", "worker_env"]
+__all__ = ["ROOT", "QuietHandler", "decode", "files_handler", "free_port", "joined", "make_settings", "rms_db",
+           "serve", "wait_for_port", "worker_env"]
 
 
 def make_settings(**overrides) -> Settings:
@@ -32,3 +32,8 @@ def decode(result: dict) -> tuple[np.ndarray, int]:
 
 def rms_db(samples: np.ndarray) -> float:
     return 20 * np.log10(np.sqrt(np.mean(np.square(samples, dtype=np.float64))) + 1e-12)
+
+
+def joined(pieces) -> np.ndarray:
+    """An engine's pieces (tts.engines.Piece) end to end, as one array."""
+    return np.concatenate([np.zeros(0, np.float32), *(p.samples for p in pieces)])

@@ -15,12 +15,15 @@ def test_defaults_and_values_from_the_environment(tmp_path):
     assert (s.bucket.name, s.bucket.prefix) == ("tts-audio", "tts")
     assert "hf_secret" not in repr(s) and "bucket_secret" not in repr(s)
     assert Settings.from_env({}).bucket is None and Settings.from_env({}).csm_compile is False
+    assert (Settings.from_env({}).csm_loop, Settings.from_env({}).csm_cuda_graphs) == ("loop", True)
+    assert Settings.from_env({"CSM_LOOP": "Generate", "CSM_CUDA_GRAPHS": "0"}).csm_loop == "generate"
 
 
 @pytest.mark.parametrize("env, message", [
     ({"MAX_TEXT_CHARS": "lots"}, "MAX_TEXT_CHARS='lots' is not a whole number (default 5000)"),
     ({"CACHE_MAX_BYTES": "-1"}, "CACHE_MAX_BYTES=-1 is below the minimum 0"),
     ({"CSM_COMPILE": "maybe"}, "CSM_COMPILE='maybe' is not a boolean; use 1 or 0 (true/false, yes/no)"),
+    ({"CSM_LOOP": "fast"}, "CSM_LOOP='fast' is not one of loop, generate"),
     ({"DEVICE": "tpu"}, "DEVICE='tpu' is not a device; use auto, cpu, cuda or cuda:N"),
     ({"BUCKET_ENDPOINT_URL": "s3.example.com", "BUCKET_ACCESS_KEY_ID": "a", "BUCKET_SECRET_ACCESS_KEY": "b"},
      "BUCKET_ENDPOINT_URL='s3.example.com' is not an http(s) URL"),

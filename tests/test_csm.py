@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from cache import AudioCache
-from tests.helpers import ROOT, decode, files_handler, make_settings, serve, worker_env
+from tests.helpers import ROOT, decode, files_handler, joined, make_settings, serve, worker_env
 from tools.tiny_csm import build_tiny_csm
 from tts.engines import Capabilities
 from tts.errors import WorkerPoisoned
@@ -48,7 +48,7 @@ def svc(csm, tmp_path):
 def speech_wav(engine):
     """Real speech (hibari) as WAV bytes at 24 kHz: a reference clip to clone."""
     r = parse({"text": "Hello there, this is my voice."}, Capabilities.of(engine))
-    wave = np.concatenate(list(engine.synthesize(r.text, r)))
+    wave = joined(engine.synthesize(r.text, r))
     buf = io.BytesIO()
     sf.write(buf, wave, 24000, format="WAV", subtype="PCM_16")
     return buf.getvalue()
@@ -281,7 +281,7 @@ def test_python_handler_py_with_the_csm_engine(model_dir, tmp_path):
 
 def test_a_chunk_is_conditioned_on_the_previous_chunk(csm, svc):
     r = parse({"text": "Second part of the answer.", "seed": 3}, Capabilities.of(csm))
-    alone = np.concatenate(list(csm.synthesize(r.text, r)))
-    first = np.concatenate(list(csm.synthesize("First part.", r)))
-    after = np.concatenate(list(csm.synthesize(r.text, r, previous=("First part.", first))))
+    alone = joined(csm.synthesize(r.text, r))
+    first = joined(csm.synthesize("First part.", r))
+    after = joined(csm.synthesize(r.text, r, previous=("First part.", first)))
     assert len(alone) and len(after) and not np.array_equal(alone, after)

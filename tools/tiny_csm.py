@@ -46,9 +46,9 @@ def build_processor(special_base: int):
                         chat_template=CHAT_TEMPLATE)
 
 
-def tiny_config(codebooks: int = 4):
-    """codebooks=32 keeps csm-1b's 31 depth-decoder steps per frame (tiny layers): the host overhead of the real
-    model."""
+def tiny_config(codebooks: int = 4, backbone_layers: int = 2, depth_layers: int = 1):
+    """Tiny widths. codebooks=32, backbone_layers=16, depth_layers=4 keep csm-1b's structure (31 depth-decoder
+    steps of 4 layers per frame, 16 backbone layers): its host overhead, with next to no arithmetic."""
     from transformers import CsmConfig, CsmDepthDecoderConfig, MimiConfig
 
     base = 256
@@ -59,10 +59,11 @@ def tiny_config(codebooks: int = 4):
                        kernel_size=7, last_kernel_size=3, residual_kernel_size=3, num_residual_layers=1, compress=2,
                        sliding_window=16)
     depth = CsmDepthDecoderConfig(num_codebooks=codebooks, backbone_hidden_size=32, vocab_size=64, hidden_size=32,
-                                  intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=64, num_hidden_layers=depth_layers, num_attention_heads=2,
                                   num_key_value_heads=1, max_position_embeddings=codebooks + 1)
     return CsmConfig(num_codebooks=codebooks, vocab_size=64, text_vocab_size=base + 8, hidden_size=32,
-                     intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                     intermediate_size=64, num_hidden_layers=backbone_layers, num_attention_heads=2,
+                     num_key_value_heads=1,
                      max_position_embeddings=2048, bos_token_id=base, pad_token_id=base + 2,
                      audio_token_id=base + 2, audio_eos_token_id=base + 3, codebook_pad_token_id=63,
                      codebook_eos_token_id=0, depth_decoder_config=depth.to_dict(), codec_config=codec.to_dict())

@@ -1,6 +1,6 @@
 """Assembler: the engine's audio pieces -> one encoded file, encoded while synthesis goes on.
 
-Pieces are joined with one even pause (each seam's own edge silence trimmed to a margin first, so
+Segments are joined with one even pause (each seam's own edge silence trimmed to a margin first, so
 the gap between sentences does not depend on how much silence the engine left around them), cut at
 an optional length limit, resampled and encoded on a second thread: on a CPU engine MP3/Opus
 encoding costs about as much as synthesis, and overlapping them hides most of it."""
@@ -15,21 +15,38 @@ import soundfile as sf
 
 from tts import audio
 
-MARGIN_MS = 60   # silence kept on each side of a seam, before the pause
-FADE_MS = 20     # fade-out where a length limit cuts speech, so the cut does not click
+MARGIN_MS = 60          # silence kept on each side of a seam, before the pause
+FADE_MS = 20            # fade-out where a length limit cuts speech, so the cut does not click
+SILENCE_FRAME_MS = 10   # silence is judged per frame of this length
+SILENCE_DB = -45.0      # a frame whose RMS is below this (dBFS) is silent
 _DONE = object()
 
 
 class Assembler:
+    """Segments arrive as pieces (tts.engines.Piece); silence is judged on 10 ms frames counted from each segment's
+    start, so how a segment was cut into pieces never changes the result."""
+
     def __init__(self, native_rate: int, out_rate: int, fmt: str, pause_ms: int, limit_ms: int | None = None):
         self.native_rate = native_rate
         self.pause = np.zeros(native_rate * pause_ms // 1000, np.float32)
         self.margin = native_rate * MARGIN_MS // 1000
         self.limit = None if limit_ms is None else native_rate * limit_ms // 1000
-        self.pieces = 0
+        self.segments = 0                       # segments started
         self._emitted = 0                       # native-rate samples sent to the encoder
-        self._tail = np.zeros(0, np.float32)    # the last piece's trailing silence, kept if it stays last
+        self._tail = np.zeros(0, np.float32)    # the last segment's trailing silence, kept if it stays last
+        self._frame = max(1, native_rate * SILENCE_FRAME_MS // 1000)
+        self._loud_level = 10 ** (SILENCE_DB / 20)
+        self._reset_segment()
         self._encoder = _Encoder(native_rate, out_rate, fmt)
+
+    def _reset_segment(self) -> None:
+        self._pending = np.zeros(0, np.float32)  # this segment's samples not sent yet
+        self._pending_at = 0                     # where _pending starts, in samples from the segment's start
+        self._seen = 0                           # samples of this segment so far
+        self._judged = 0                         # of those, the ones in whole frames judged loud or silent
+        self._first_loud: int | None = None      # start of the segment's first loud frame
+        self._loud_end = 0                       # end of its last loud frame so far
+        self._open = False                       # its start has been sent
 
     @property
     def output_seconds(self) -> float:
@@ -48,29 +65,70 @@ class Assembler:
         """The length limit is reached: further pieces would be cut anyway."""
         return self.limit is not None and self._emitted >= self.limit
 
-    def add(self, piece: np.ndarray) -> None:
-        if self.full or len(piece) == 0:
+    def add(self, samples: np.ndarray, ends_segment: bool = True) -> None:
+        """Part of a segment; the segment ends with the piece that says so."""
+        if self.full:
             return
-        lo, hi = audio.silence_edges(piece, self.native_rate)
-        if hi <= lo:  # an all-silent piece is deliberate silence: keep it whole
-            lo, hi = 0, len(piece)
-        if self.pieces:
-            self._emit(self.pause)
-            lo = max(0, lo - self.margin)
-        else:
-            lo = 0
-        end = min(len(piece), hi + self.margin)
-        self._emit(piece[lo:end])
-        self._tail = piece[end:]
-        self.pieces += 1
+        if len(samples):
+            self._pending = np.concatenate([self._pending, samples]) if len(self._pending) else samples
+            self._seen += len(samples)
+            self._judge()
+            if not self._open and self._first_loud is not None:
+                self._start(self._first_loud)
+            if self._open:
+                self._send_until(self._loud_end)  # what follows may be the trailing silence: wait for more
+        if ends_segment and self._seen:
+            self._end()
 
     def finish(self) -> tuple[bytes, int]:
         """(encoded bytes, samples at the output rate)."""
+        if self._seen:
+            self._end()
         self._emit(self._tail)
         return self._encoder.close()
 
     def abort(self) -> None:
         self._encoder.close(discard=True)
+
+    def _judge(self) -> None:
+        """Judge the whole frames that arrived since the last call: loud if their RMS is over the threshold."""
+        whole = self._seen // self._frame * self._frame
+        if whole <= self._judged:
+            return
+        block = self._pending[self._judged - self._pending_at: whole - self._pending_at]
+        frames = block.reshape(-1, self._frame)
+        rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+        loud = np.flatnonzero(rms > self._loud_level)
+        if loud.size:
+            if self._first_loud is None:
+                self._first_loud = self._judged + int(loud[0]) * self._frame
+            self._loud_end = self._judged + (int(loud[-1]) + 1) * self._frame
+        self._judged = whole
+
+    def _start(self, first_loud: int) -> None:
+        """Send the segment's start: after a pause and a margin of its leading silence, unless it is the first."""
+        self._tail = np.zeros(0, np.float32)
+        start = 0
+        if self.segments:
+            self._emit(self.pause)
+            start = max(0, first_loud - self.margin)
+        self._pending, self._pending_at = self._pending[start - self._pending_at:], start
+        self.segments += 1
+        self._open = True
+
+    def _send_until(self, end: int) -> None:
+        if end > self._pending_at:
+            self._emit(self._pending[: end - self._pending_at])
+            self._pending, self._pending_at = self._pending[end - self._pending_at:], end
+
+    def _end(self) -> None:
+        if not self._open:  # not one loud frame: deliberate silence, kept whole
+            self._start(0)
+            self._send_until(self._seen)
+        else:
+            self._send_until(min(self._seen, self._loud_end + self.margin))
+        self._tail = self._pending
+        self._reset_segment()
 
     def _emit(self, samples: np.ndarray) -> None:
         if len(samples) == 0 or self.full:

@@ -45,7 +45,9 @@ class Settings:
     model_revision: str | None = None
     hf_token: str | None = field(default=None, repr=False)
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
-    csm_compile: bool = False
+    csm_loop: str = "loop"            # csm: "loop" (our frame loop) or "generate" (transformers', the reference)
+    csm_cuda_graphs: bool = True      # csm loop on CUDA: replay the frame step as a CUDA graph
+    csm_compile: bool = False         # csm: compile the frame step (torch.compile); generate(): static cache, CUDA
     hibari_threads: int = 1           # a second thread gains ~6 % and the encoder thread wants the other core
     hibari_home: str = ""             # where extra hibari voices are installed ("" = hibari's default)
     # Network
@@ -74,6 +76,8 @@ class Settings:
             model_revision=env.get("MODEL_REVISION", "").strip() or None,
             hf_token=env.get("HF_TOKEN", "").strip() or None,
             device=device,
+            csm_loop=reader.choice("CSM_LOOP", "loop", ("loop", "generate")),
+            csm_cuda_graphs=reader.bool("CSM_CUDA_GRAPHS", True),
             csm_compile=reader.bool("CSM_COMPILE", False),
             hibari_threads=reader.int("HIBARI_THREADS", 1, 1),
             hibari_home=env.get("HIBARI_HOME") or _user_dir(env, "XDG_CACHE_HOME", ".cache", "hibari"),
@@ -96,6 +100,12 @@ class _Reader:
             raise ValueError(f"{name}={raw!r} is not a whole number (default {default})") from None
         if value < minimum:
             raise ValueError(f"{name}={value} is below the minimum {minimum}")
+        return value
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.env.get(name, "").strip().lower() or default
+        if value not in allowed:
+            raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}")
         return value
 
     def bool(self, name: str, default: bool) -> bool:

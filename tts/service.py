@@ -73,6 +73,7 @@ class TTSService:
             return None if t is None else {"text": t.text, "speaker": t.speaker, "audio": t.audio.sha256}
 
         return {"text": r.text, "engine": e.name, "model": e.model_id, "model_version": e.model_version,
+                "variant": e.variant,
                 "voice": r.voice, "speaker": r.speaker, "format": r.format, "sample_rate": r.sample_rate,
                 "speed": r.speed, "seed": r.seed, "language": r.language,
                 "max_audio_length_ms": r.max_audio_length_ms, "reference": turn(c.reference),
@@ -154,8 +155,8 @@ class TTSService:
                     progress({"chunks_done": chunks_done, "chunks_total": len(chunks)})
                 pieces = []
                 for piece in e.synthesize(chunk, r, c, previous, deadline):
-                    out.add(piece)
-                    pieces.append(piece)
+                    out.add(piece.samples, piece.ends_segment)
+                    pieces.append(piece.samples)
                     if deadline is not None and time.monotonic() > deadline:
                         raise TimedOut(f"the job ran past its {self.settings.max_job_seconds} s budget "
                                        f"(MAX_JOB_SECONDS) with {chunks_done} of {len(chunks)} text chunks done; "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .base import Capabilities, Engine, VoiceInfo
+from .base import Capabilities, Engine, Piece, VoiceInfo
 
 if TYPE_CHECKING:
     from tts.config import Settings
@@ -25,4 +25,4 @@ def load_engine(name: str, settings: Settings) -> Engine:
     return getattr(importlib.import_module(module), cls)(settings)
 
 
-__all__ = ["ENGINES", "Capabilities", "Engine", "VoiceInfo", "load_engine"]
+__all__ = ["ENGINES", "Capabilities", "Engine", "Piece", "VoiceInfo", "load_engine"]

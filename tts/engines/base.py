@@ -14,6 +14,18 @@ FEATURES = ("context", "cloning", "sampling")
 
 
 @dataclass(frozen=True)
+class Piece:
+    """Audio an engine yields: mono float32 in [-1, 1] at its sample rate. A segment (a sentence, a chunk) may come
+    in several pieces as it is generated: pieces of one segment are joined end to end, and `ends_segment` marks
+    its last one; segments are joined with the engine's pause between them."""
+    samples: np.ndarray
+    ends_segment: bool = True
+
+    def __repr__(self) -> str:  # never print audio
+        return f"Piece({len(self.samples)} samples, ends_segment={self.ends_segment})"
+
+
+@dataclass(frozen=True)
 class VoiceInfo:
     name: str
     installed: bool          # usable now without any download
@@ -53,6 +65,7 @@ class Engine(Protocol):
     name: str                 # registry name, e.g. "hibari"
     model_id: str             # what the output's `model` field says
     model_version: str        # part of the cache key: new weights never serve old audio
+    variant: str              # part of the cache key too: how the engine generates (e.g. CSM's loop or generate())
     device: str               # "cpu", "cuda:0", ...
     sample_rate: int          # native rate of synthesize()'s output
     default_voice: str | None
@@ -78,9 +91,9 @@ class Engine(Protocol):
 
     def synthesize(self, text: str, request: SynthesisRequest, conditioning: Conditioning,
                    previous: tuple[str, np.ndarray] | None = None,
-                   deadline: float | None = None) -> Iterator[np.ndarray]:
-        """One chunk of normalized text to mono float32 audio in [-1, 1] at `sample_rate`, yielded in
-        pieces (a sentence, say) as each is ready; the service joins them with `pause_ms` between.
+                   deadline: float | None = None) -> Iterator[Piece]:
+        """One chunk of normalized text to audio, yielded in pieces as it is made (a whole sentence per piece,
+        or parts of a segment as frames are decoded); the service joins segments with `pause_ms` between.
         `previous` is the request's preceding chunk (text, native-rate audio), for engines that keep
         one voice across chunks by conditioning on it. `deadline` (time.monotonic()) is when the job's
         budget ends: an engine whose pieces take long stops generating by then (the service checks

@@ -1,9 +1,14 @@
 """Sesame CSM-1B through transformers: speakers 0-9, conversation context, voice cloning.
 
 Loaded once at container start from MODEL_ID (a Hub id or a local directory; the Docker image bakes the
-snapshot into a directory). bf16 on CUDA, float32 on CPU. Each chunk of text is one `generate` call whose
-prompt is [voice reference] + [conversation context, first chunk only | the previous chunk] + the text,
-so one voice carries through a long answer."""
+snapshot into a directory). bf16 on CUDA, float32 on CPU. Each chunk of text is one generation whose prompt is
+[voice reference] + [conversation context, first chunk only | the previous chunk] + the text, so one voice
+carries through a long answer.
+
+Generation runs our own frame loop (csm_loop.py: static caches, sampling on the device, no host sync inside a
+frame; on CUDA replayed as a CUDA graph) and decodes audio as frames arrive (csm_decode.py): the first piece
+after 3 frames (240 ms of audio), then one every 4. CSM_LOOP=generate selects transformers' generate() instead,
+the reference path (one piece per chunk, after the whole chunk)."""
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +22,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from tts.config import Settings
-from tts.engines.base import Capabilities, VoiceInfo
+from tts.engines.base import Capabilities, Piece, VoiceInfo
+from tts.engines.csm_decode import StreamingDecoder
+from tts.engines.csm_loop import CudaGraphStep, FrameLoop
 from tts.errors import PromptTooLong, WorkerPoisoned
 from tts.request import NO_CONDITIONING, Conditioning, SynthesisRequest
 
@@ -27,6 +34,14 @@ FRAME_MS = 80                 # Mimi: 12.5 frames per second
 EST_MS_PER_CHAR = 100         # generous frame budget: slow speech is ~10 characters a second
 EST_EXTRA_MS = 1000
 MIN_MS_PER_CHAR = 55          # fast speech (~18 characters a second): below this budget, words get cut
+FIRST_PIECE_FRAMES = 3        # the first audio leaves after this many frames (240 ms of audio)
+PIECE_FRAMES = 4              # then a piece every this many frames: the host looks at the device only then
+
+
+def piece_ends(frames: int) -> list[int]:
+    """After how many frames of a `frames`-frame budget each piece is decoded: 3, 7, 11, ..., frames."""
+    ends = list(range(FIRST_PIECE_FRAMES, frames, PIECE_FRAMES))
+    return [*ends, frames] if frames > 0 else []
 
 
 def _device(choice: str) -> str:
@@ -132,27 +147,49 @@ class CsmEngine:
                 raise RuntimeError(_load_help(self.model_id, revision, token, e)) from e
         self._capabilities: Capabilities | None = None
         self.processor = processor
-        self.model = model.to(device=self.device, dtype=dtype).eval()
+        self.model = model.to(device=self.device, dtype=dtype).eval().requires_grad_(False)
         config = self.model.config
         self.sample_rate = int(self.processor.feature_extractor.sampling_rate)
         self.max_positions = int(config.max_position_embeddings)
+        self.eos = int(config.codebook_eos_token_id)
         self.model_version = revision or getattr(config, "_commit_hash", None) or (
             _fingerprint(self.model_id) if os.path.isdir(self.model_id) else "unknown")
-        self.compiled = settings.csm_compile and self.device.startswith("cuda")
-        if self.compiled:
+        self.path = settings.csm_loop
+        self.variant = "loop1" if self.path == "loop" else "generate"  # they sample differently: not one cache entry
+        self.cuda_graphs = self.path == "loop" and settings.csm_cuda_graphs and self.device.startswith("cuda")
+        self.compiled = settings.csm_compile and (self.path == "loop" or self.device.startswith("cuda"))
+        self.loop: FrameLoop | None = None
+        if self.path == "loop":
+            self.loop = FrameLoop(self.model, slots=1)
+            step = self.loop.step_fn
+            if self.compiled:
+                step = torch.compile(step, fullgraph=True, dynamic=False)
+            if self.cuda_graphs:
+                step = CudaGraphStep(step)
+            self.loop.run = step
+        elif self.compiled:
             # A static KV cache makes transformers compile the forward passes (backbone and depth decoder).
             self.model.generation_config.cache_implementation = "static"
             self.model.depth_decoder.generation_config.cache_implementation = "static"
         elif settings.csm_compile:
-            log.info("CSM_COMPILE=1 ignored on %s: compilation is for CUDA", self.device)
+            log.info("CSM_COMPILE=1 ignored for generate() on %s: its compilation is for CUDA", self.device)
         self._warm_up()
 
     def _warm_up(self) -> None:
         t = time.perf_counter()
+        if self.loop is not None:
+            if self.cuda_graphs:
+                self.loop.run.capture(self.loop.slots)  # while no slot is active: warm-up steps change nothing
+            capture_s = time.perf_counter() - t
+            pieces = list(self.stream(self.prompt([], 0, "Warm up."), frames=8, seed=0, temperature=0.9, top_k=50))
+            log.info("csm warm-up: frame loop on %s in %.1f s (CUDA graphs %s, compiled %s; capture %.1f s), %d pieces",
+                     self.device, time.perf_counter() - t, self.cuda_graphs, self.compiled, capture_s, len(pieces))
+            return
         runs = 3 if self.compiled else 1  # compiled graphs settle after a couple of calls
         for _ in range(runs):
             self.generate(self.prompt([], 0, "Warm up."), frames=4, seed=0, temperature=0.9, top_k=50)
-        log.info("csm warm-up: %d generation(s) in %.1f s (compiled=%s)", runs, time.perf_counter() - t, self.compiled)
+        log.info("csm warm-up: %d generate() call(s) in %.1f s (compiled=%s)", runs, time.perf_counter() - t,
+                 self.compiled)
 
     def voices(self) -> list[VoiceInfo]:
         return []  # CSM's voices are speakers 0-9 and stored (cloned) voices, which the service lists
@@ -174,7 +211,52 @@ class CsmEngine:
             prompt_turns.append((previous[0], request.speaker, previous[1]))
         inputs = self.prompt(prompt_turns, request.speaker, text)
         frames = self._frame_budget(text, request.max_audio_length_ms, int(inputs["input_ids"].shape[1]))
-        yield self.generate(inputs, frames, request.seed, request.temperature, request.top_k, deadline=deadline)
+        if self.loop is None:
+            yield Piece(self.generate(inputs, frames, request.seed, request.temperature, request.top_k,
+                                      deadline=deadline))
+            return
+        yield from self.stream(inputs, frames, request.seed, request.temperature, request.top_k, deadline)
+
+    def stream(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
+               deadline: float | None = None) -> Iterator[Piece]:
+        """Up to `frames` frames through the frame loop, as audio pieces while they are generated; the last piece
+        ends the segment. Stops early at the end-of-audio frame, or without a last piece once `deadline`
+        (time.monotonic()) passes."""
+        torch, loop = self._torch, self.loop
+        decoder = StreamingDecoder(self.model.codec_model)
+        try:
+            loop.prefill(0, self.embed(inputs), seed, temperature, top_k)
+            done = 0
+            for end in piece_ends(frames):
+                for _ in range(end - done):
+                    loop.step()
+                codes = loop.codes(0, done, end)       # the one host sync per piece
+                stop = _end_of_audio(codes, self.eos)
+                finished = stop is not None or end == frames
+                yield Piece(decoder.push(codes[:stop]), ends_segment=finished)
+                done = end
+                if finished or (deadline is not None and time.monotonic() > deadline):
+                    return
+        except torch.OutOfMemoryError as e:
+            raise self._poisoned(e, frames, inputs) from e
+        finally:
+            loop.release(0)
+
+    def embed(self, inputs):
+        """The prompt's input embeddings: text tokens, and context audio encoded by the codec."""
+        inputs = inputs.to(self.device)
+        values = inputs.get("input_values")
+        with self._torch.inference_mode():
+            return self.model._merge_input_ids_with_input_values(
+                inputs["input_ids"], None if values is None else values.to(self.model.dtype),
+                inputs.get("input_values_cutoffs"))["inputs_embeds"]
+
+    def _poisoned(self, e: Exception, frames: int, inputs) -> WorkerPoisoned:
+        if self.device.startswith("cuda"):
+            self._torch.cuda.empty_cache()
+        return WorkerPoisoned(f"CUDA out of memory generating up to {frames * FRAME_MS / 1000:.0f} s of audio from a "
+                              f"{inputs['input_ids'].shape[1]}-position prompt; the worker restarts. Use shorter "
+                              "context or reference audio, or a GPU with more memory")
 
     def prompt(self, turns: list[tuple[str, int, np.ndarray]], speaker: int, text: str):
         """The chat-template prompt: each (text, speaker, 24 kHz audio) turn, then the text to speak."""
@@ -196,7 +278,8 @@ class CsmEngine:
 
     def generate(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
                  streamer=None, deadline: float | None = None) -> np.ndarray:
-        """Up to `frames` frames of audio for the prompt; empty if `deadline` (time.monotonic()) passes first."""
+        """transformers' generate() (the reference path): up to `frames` frames of audio for the prompt, all at
+        once; empty if `deadline` (time.monotonic()) passes first."""
         torch = self._torch
         torch.manual_seed(seed)
         inputs = inputs.to(self.device)
@@ -214,9 +297,12 @@ class CsmEngine:
         except _OutOfTime:
             return np.zeros(0, np.float32)  # the caller sees its deadline passed and ends the job
         except torch.OutOfMemoryError as e:
-            if self.device.startswith("cuda"):
-                torch.cuda.empty_cache()
-            raise WorkerPoisoned(f"CUDA out of memory generating up to {frames * FRAME_MS / 1000:.0f} s of audio "
-                                 f"from a {inputs['input_ids'].shape[1]}-position prompt; the worker restarts. "
-                                 f"Use shorter context or reference audio, or a GPU with more memory") from e
+            raise self._poisoned(e, frames, inputs) from e
         return audio[0].to(torch.float32).cpu().numpy()
+
+
+def _end_of_audio(codes, eos: int) -> int | None:
+    """The index of the first end-of-audio frame in (frames, codebooks) codes, or None. As in transformers'
+    generate(): every codebook but the last is the end-of-audio token."""
+    hits = (codes[:, :-1] == eos).all(-1).nonzero()
+    return int(hits[0, 0]) if len(hits) else None

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from tts.config import Settings
-from tts.engines.base import Capabilities, VoiceInfo
+from tts.engines.base import Capabilities, Piece, VoiceInfo
 from tts.errors import VoiceNotInstalled
 from tts.request import NO_CONDITIONING, Conditioning, SynthesisRequest
 
@@ -30,6 +30,7 @@ def _readable(text: str) -> str:
 class HibariEngine:
     name = "hibari"
     model_id = "hibari-tts"
+    variant = ""
     device = "cpu"
     speakers = range(1)      # one speaker per voice; voices are separate models
     languages = ("en",)
@@ -102,8 +103,8 @@ class HibariEngine:
         return self._capabilities[1]
 
     def synthesize(self, text: str, request: SynthesisRequest, conditioning: Conditioning = NO_CONDITIONING,
-                   previous=None, deadline: float | None = None) -> Iterator[np.ndarray]:
+                   previous=None, deadline: float | None = None) -> Iterator[Piece]:
         model = self._load(request.voice)
         rng = np.random.default_rng(request.seed)
         for phonemes in model.phonemize(_readable(text)):  # one piece per sentence
-            yield model.from_ids(model.ids(phonemes), request.speed, rng)
+            yield Piece(model.from_ids(model.ids(phonemes), request.speed, rng))
