@@ -1,7 +1,9 @@
-"""RunPod serverless entry point: one text-to-speech engine loaded at container start, one handler.
+"""RunPod serverless entry point: one text-to-speech engine loaded at container start, behind one of three doors.
 
     python handler.py                      # run once on ./test_input.json, audio written to ./output/
-    python handler.py --rp_serve_api       # local HTTP API: POST /runsync, /run, /status/{id}
+    python handler.py --rp_serve_api       # local HTTP API: POST /runsync, /run, /status/{id}, /stream/{id}
+    HANDLER_MODE=stream python handler.py  # queue endpoint whose jobs stream audio through /stream/{id}
+    WORKER_MODE=http python handler.py     # load-balancing endpoint: FastAPI on $PORT (/ping, /generate, /ws/...)
 """
 import importlib
 import os
@@ -12,7 +14,8 @@ from tts.logs import setup_logging
 
 # Deployed: RunPod hands jobs over RUNPOD_WEBHOOK_GET_JOB. Local test run: one job from test_input.json.
 DEPLOYED = bool(os.environ.get("RUNPOD_WEBHOOK_GET_JOB"))
-LOCAL_TEST_RUN = __name__ == "__main__" and not DEPLOYED and "--rp_serve_api" not in sys.argv
+LOCAL_TEST_RUN = __name__ == "__main__" and not DEPLOYED and "--rp_serve_api" not in sys.argv \
+    and os.environ.get("WORKER_MODE", "").strip().lower() != "http"
 if LOCAL_TEST_RUN:
     # The SDK prints the whole result at INFO (base64 audio); keep it to warnings, and write the audio to a
     # file a person can play instead.
@@ -22,7 +25,28 @@ if LOCAL_TEST_RUN:
 setup_logging()
 
 from tts.config import Settings  # noqa: E402  (after logging is configured)
+
+
+def _stop(problem: Exception) -> None:
+    """Configuration or model problems: one clear line, not a traceback."""
+    import logging
+
+    logging.getLogger("tts").error("worker cannot start: %s", problem)
+    raise SystemExit(1) from None
+
+
+try:
+    SETTINGS = Settings.from_env()
+except ValueError as e:
+    _stop(e)
+
+if __name__ == "__main__" and SETTINGS.worker_mode == "http":
+    from tts.http_app import serve
+
+    raise SystemExit(serve(SETTINGS))  # answers /ping at once and loads the engine meanwhile
+
 from tts.local_run import summary  # noqa: E402
+from tts.queue_stream import stream_items  # noqa: E402
 from tts.service import build_service  # noqa: E402
 
 if __name__ == "__main__":
@@ -33,20 +57,32 @@ if __name__ == "__main__":
     _sdk_import.start()
 
 try:
-    SETTINGS = Settings.from_env()
     SERVICE = build_service(SETTINGS)
-except (ValueError, RuntimeError) as e:  # configuration or model problems: one clear line, not a traceback
-    import logging
-
-    logging.getLogger("tts").error("worker cannot start: %s", e)
-    raise SystemExit(1) from None
+except (ValueError, RuntimeError) as e:
+    _stop(e)
 
 
 def handler(job: dict) -> dict:
+    """HANDLER_MODE=dict: the job's output, audio as base64 (or a bucket URL)."""
     job_id = str(job.get("id", "-"))
     result = SERVICE.handle(job.get("input"), job_id, progress=_progress_reporter(job) if DEPLOYED else None)
     if LOCAL_TEST_RUN:
         print(summary(job_id, result, SETTINGS.output_dir), flush=True)
+    return result
+
+
+def stream_handler(job: dict):
+    """HANDLER_MODE=stream: the job's audio as stream items while it is made (tts.queue_stream)."""
+    events = SERVICE.run(job.get("input"), str(job.get("id", "-")), stream=True, deliver=False)
+    yield from stream_items(events, on_engine_failure=_refresh_after_this_job)
+
+
+def local_stream_handler(job: dict) -> dict:
+    """`python handler.py` in stream mode: the SDK's local run does not iterate generators, so we do."""
+    items = list(stream_handler(job))
+    last = items[-1]
+    result = {"error": last["error"]} if "error" in last else {**last, "items": len(items), "audio_base64": ""}
+    print(summary(str(job.get("id", "-")), result, SETTINGS.output_dir), flush=True)
     return result
 
 
@@ -57,6 +93,17 @@ def _progress_reporter(job: dict):
     return lambda update: runpod.serverless.progress_update(job, update)
 
 
+def _refresh_after_this_job() -> None:
+    # The SDK reads this config key after every job; a stream's items cannot carry refresh_worker themselves.
+    CONFIG["refresh_worker"] = True
+
+
+if SETTINGS.handler_mode == "stream":
+    CONFIG = {"handler": local_stream_handler} if LOCAL_TEST_RUN else \
+        {"handler": stream_handler, "return_aggregate_stream": True}
+else:
+    CONFIG = {"handler": handler}
+
 if __name__ == "__main__":
     _sdk_import.join()
     import runpod
@@ -64,4 +111,4 @@ if __name__ == "__main__":
     from tts.sdk_fixes import retry_dropped_result_posts
 
     retry_dropped_result_posts()
-    runpod.serverless.start({"handler": handler})
+    runpod.serverless.start(CONFIG)

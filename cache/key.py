@@ -5,7 +5,7 @@ import hashlib
 import json
 
 # Bump when the audio pipeline (joining, resampling, encoders) changes output for the same request.
-PIPELINE_VERSION = 2  # 2: libsoxr resampling, deterministic Ogg serials
+PIPELINE_VERSION = 3  # 2: libsoxr resampling, deterministic Ogg serials; 3: Ogg pages every 200 ms
 
 
 def cache_key(fields: dict) -> str:

@@ -4,11 +4,14 @@
     export RUNPOD_ENDPOINT_ID=... RUNPOD_API_KEY=...
     python examples/tts_client.py "Hello from RunPod." -o hello.mp3
     python examples/tts_client.py "Hello" -o hello.wav --base-url http://localhost:8000 --local   # SDK local API
+    python examples/tts_client.py "Hello" -o hello.mp3 --stream       # a HANDLER_MODE=stream endpoint's /stream
+    python examples/tts_client.py "Hello" -o hello.wav --ws ws://localhost:8000/ws/generate   # WORKER_MODE=http
 
 It calls /runsync; when RunPod's synchronous window (90 s by default) ends before the job does, it keeps
 polling /status/<id>. 429 and 5xx answers are retried with exponential back-off and jitter (honouring
 Retry-After). A FAILED job raises TTSError with the worker's message, whether `error` is a string or the
-SDK's JSON string with error_message."""
+SDK's JSON string with error_message. stream() reads a streaming endpoint's /stream/<id> as the audio is made;
+ws_stream() speaks the WebSocket protocol of WORKER_MODE=http (it needs the `websockets` package)."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +23,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import wave
+from collections.abc import Iterator
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT")
 RETRY_STATUS = (429, 500, 502, 503, 504)
@@ -63,6 +68,36 @@ class TTSClient:
             with urllib.request.urlopen(output["audio_url"], timeout=60) as resp:
                 data = resp.read()
         return data, output
+
+    def stream(self, text: str, **params) -> AudioStream:
+        """The audio of a HANDLER_MODE=stream endpoint as it is made: iterate for bytes (joined, one file of the
+        format); `.metadata` has the output's metadata once the iteration ends."""
+        return AudioStream(self._stream_items({"text": text, **params}))
+
+    def _stream_items(self, job_input: dict) -> Iterator[dict]:
+        job = self._call("POST", "/run", {"input": job_input})
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.2
+        while True:
+            # RunPod answers GET /stream/<id> with the items made since the last call; the SDK's local API
+            # (POST) runs the whole job and answers once.
+            reply = self._call(self.status_method, f"/stream/{job['id']}", None, idempotent=True)
+            items = [chunk.get("output") for chunk in reply.get("stream") or []]
+            for item in items:
+                if isinstance(item, dict) and item.get("error"):
+                    raise TTSError(error_message(item["error"]))
+                yield item
+                if isinstance(item, dict) and item.get("done"):
+                    return
+            if reply.get("status") in TERMINAL and not items:
+                if reply.get("status") == "FAILED":
+                    raise TTSError(error_message(reply.get("error")))
+                raise TTSError(f"the stream of job {job['id']} ended ({reply.get('status')}) without its last item")
+            if time.monotonic() + delay > deadline:
+                raise TTSError(f"job {job['id']} still streaming after {self.timeout_s:.0f} s")
+            if not items:
+                time.sleep(delay)
+                delay = min(delay * 1.5, 2.0)
 
     # -- internals ---------------------------------------------------------------------------
     def _poll(self, job_id: str, deadline: float) -> dict:
@@ -118,6 +153,49 @@ class TTSClient:
         raise TTSError(error_message(reply.get("error")) if status == "FAILED" else f"job {status}")
 
 
+class AudioStream:
+    """Audio bytes as they arrive; `metadata` is set when the stream ends (the last item's or frame's fields)."""
+
+    def __init__(self, items: Iterator[dict]):
+        self._items = items
+        self.metadata: dict | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        for item in self._items:
+            if item.get("audio"):
+                yield item["audio"]
+            elif item.get("audio_base64"):
+                yield base64.b64decode(item["audio_base64"])
+            if item.get("done"):
+                self.metadata = {k: v for k, v in item.items() if k not in ("audio", "audio_base64", "seq", "done")}
+
+
+def ws_stream(url: str, text: str, api_key: str | None = None, **params) -> AudioStream:
+    """Raw int16 PCM frames from a WORKER_MODE=http worker's WebSocket (ws://host:port/ws/generate) as they are
+    made; params are request fields (speaker, sample_rate, chunk_ms, ...)."""
+    try:
+        from websockets.sync.client import connect
+    except ImportError:
+        raise TTSError("ws_stream needs the websockets package: pip install websockets") from None
+
+    def frames() -> Iterator[dict]:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+        with connect(url, additional_headers=headers, open_timeout=30) as ws:
+            ws.send(json.dumps({"text": text, **params}))
+            while True:
+                message = ws.recv(timeout=600)
+                if isinstance(message, bytes):
+                    yield {"audio": message}
+                    continue
+                reply = json.loads(message)
+                if "error" in reply:
+                    raise TTSError(error_message(reply["error"]))
+                yield reply
+                return
+
+    return AudioStream(frames())
+
+
 def error_message(error) -> str:
     """The worker's message: a plain string, or the SDK's JSON string {error_type, error_message, ...}."""
     if isinstance(error, str):
@@ -139,24 +217,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", help="default: https://api.runpod.ai/v2/$RUNPOD_ENDPOINT_ID")
     parser.add_argument("--local", action="store_true", help="the SDK's local API (POST /status)")
     parser.add_argument("--queue", action="store_true", help="use /run + /status instead of /runsync")
+    parser.add_argument("--stream", action="store_true", help="a HANDLER_MODE=stream endpoint: read /stream/<id>")
+    parser.add_argument("--ws", metavar="URL", help="a WORKER_MODE=http worker's WebSocket, ws://host:port/ws/generate "
+                                                    "(writes WAV)")
     args = parser.parse_args(argv)
     params = {"format": os.path.splitext(args.out)[1].lstrip(".").lower() or "mp3"}
     if args.voice:
         params["voice"] = args.voice
     try:
+        if args.ws:
+            return _write_ws(args.ws, args.text, args.out, params.get("voice"))
         client = TTSClient(base_url=args.base_url, local=args.local)
-    except ValueError as e:
+    except (ValueError, TTSError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(e, ValueError) else 1
     try:
-        data, output = client.synthesize(args.text, sync=not args.queue, **params)
+        if args.stream:
+            audio = client.stream(args.text, **params)
+            with open(args.out, "wb") as f:
+                for chunk in audio:
+                    f.write(chunk)  # playable while it grows
+            output = audio.metadata
+        else:
+            data, output = client.synthesize(args.text, sync=not args.queue, **params)
+            with open(args.out, "wb") as f:
+                f.write(data)
     except TTSError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    with open(args.out, "wb") as f:
-        f.write(data)
     took = "cache hit" if output["cache_hit"] else f"{output['generation_time_ms']:.0f} ms"
     print(f"{args.out}: {output['duration_ms'] / 1000:.1f} s of {output['format']}, {took}")
+    return 0
+
+
+def _write_ws(url: str, text: str, out: str, voice: str | None) -> int:
+    audio = ws_stream(url, text, api_key=os.environ.get("API_KEY"), **({"voice": voice} if voice else {}))
+    pcm = b"".join(audio)
+    rate = audio.metadata["sample_rate"]
+    with wave.open(out, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(pcm)
+    print(f"{out}: {len(pcm) / 2 / rate:.1f} s of pcm over the WebSocket, first audio after "
+          f"{audio.metadata['first_audio_ms']:.0f} ms")
     return 0
 
 

@@ -42,16 +42,14 @@ def service(engine, tmp_path):
     return TTSService(engine, AudioCache(str(tmp_path / "cache"), 0), make_settings())
 
 
-@pytest.fixture(scope="session")
-def local_api(tmp_path_factory):
-    """`python handler.py --rp_serve_api` on a free 127.0.0.1 port: (base URL, log path)."""
-    tmp = tmp_path_factory.mktemp("api")
+def _local_api(tmp, **env):
+    """`python handler.py --rp_serve_api` on a free 127.0.0.1 port: yields (base URL, log path)."""
     port = free_port()
     log_path = tmp / "worker.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py"), "--rp_serve_api",
                                  "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port)],
-                                cwd=tmp, env=worker_env(tmp), stdout=log, stderr=subprocess.STDOUT)
+                                cwd=tmp, env=worker_env(tmp, **env), stdout=log, stderr=subprocess.STDOUT)
     if not wait_for_port(port, proc, 90):
         proc.kill()
         pytest.fail(f"local API did not start:\n{log_path.read_text()[-3000:]}")
@@ -61,3 +59,15 @@ def local_api(tmp_path_factory):
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def local_api(tmp_path_factory):
+    """The SDK's local API around the default (dict) handler."""
+    yield from _local_api(tmp_path_factory.mktemp("api"))
+
+
+@pytest.fixture(scope="session")
+def local_stream_api(tmp_path_factory):
+    """The SDK's local API around the streaming handler (HANDLER_MODE=stream)."""
+    yield from _local_api(tmp_path_factory.mktemp("stream-api"), HANDLER_MODE="stream")

@@ -32,6 +32,25 @@ def test_python_client_runsync_and_queue(local_api, tmp_path):
     assert queued["duration_ms"] > 1000
 
 
+def test_python_client_streams_from_a_stream_endpoint(local_stream_api, tmp_path):
+    client = TTSClient(base_url=local_stream_api[0], local=True)
+    audio = client.stream("The client reads the stream. It has two sentences.", format="ogg")
+    path = tmp_path / "streamed.ogg"
+    with open(path, "wb") as f:
+        for chunk in audio:
+            f.write(chunk)
+    samples, rate = sf.read(path)
+    assert rate == 24000 and abs(len(samples) / rate * 1000 - audio.metadata["duration_ms"]) < 100
+    assert audio.metadata["format"] == "ogg" and "first_audio_ms" in audio.metadata
+    with pytest.raises(TTSError, match=r"^speed: must be a number from 0.5 to 2.0; got 3$"):
+        list(client.stream("Hi", speed=3))
+    done = subprocess.run([sys.executable, os.path.join(EXAMPLES, "tts_client.py"), "Streamed by the CLI.",
+                           "-o", str(tmp_path / "cli.mp3"), "--base-url", local_stream_api[0], "--local",
+                           "--stream"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sf.info(str(tmp_path / "cli.mp3")).samplerate == 24000
+
+
 def test_python_client_raises_the_workers_message(local_api):
     client = TTSClient(base_url=local_api[0], local=True)
     with pytest.raises(TTSError, match=r"^speed: must be a number from 0.5 to 2.0; got 3$"):

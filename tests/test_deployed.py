@@ -72,3 +72,43 @@ def test_deployed_worker_takes_jobs_reports_progress_and_posts_results(tmp_path)
 
     assert results["job-bad"] == {"error": "speed: must be a number from 0.5 to 2.0; got 9"}
     assert "audio_base64" not in logs and "DEBUG" not in logs
+
+
+class StreamQueue(JobQueue):
+    """Also takes the stream posts of a generator handler (RUNPOD_WEBHOOK_POST_STREAM)."""
+    streams: list = []
+
+    def do_POST(self):  # noqa: N802
+        if "/job-stream/" not in self.path:
+            return super().do_POST()
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.streams.append((urllib.parse.urlsplit(self.path).path.rsplit("/", 1)[-1], json.loads(raw)))
+        self.reply(200)
+
+
+def test_deployed_stream_mode_posts_items_as_made_and_fails_jobs_on_an_error_item(tmp_path):
+    StreamQueue.jobs = [{"id": "job-stream", "input": {"text": LONG_TEXT, "format": "ogg"}},
+                        {"id": "job-bad", "input": {"text": "Hi", "speed": 9}}]
+    StreamQueue.posts, StreamQueue.streams = [], []
+    StreamQueue.done.clear()
+    with serve(StreamQueue) as base, open(tmp_path / "worker.log", "w") as log:
+        env = worker_env(tmp_path, RUNPOD_WEBHOOK_GET_JOB=f"{base}/job-take/$ID?gpu=none",
+                         RUNPOD_WEBHOOK_POST_OUTPUT=f"{base}/job-done/$RUNPOD_POD_ID/$ID?gpu=none",
+                         RUNPOD_WEBHOOK_POST_STREAM=f"{base}/job-stream/$RUNPOD_POD_ID/$ID?gpu=none",
+                         RUNPOD_POD_ID="test-pod", RUNPOD_SKIP_GPU_CHECK="true", HANDLER_MODE="stream")
+        worker = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        try:
+            finished = StreamQueue.done.wait(timeout=120)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=20)
+    assert finished, (tmp_path / "worker.log").read_text()[-3000:]
+    items = [body["output"] for job, body in StreamQueue.streams if job == "job-stream"]
+    assert len(items) > 3 and items[-1]["done"] is True and items[-1]["chunks_processed"] == 3
+    data = b"".join(base64.b64decode(item["audio_base64"]) for item in items)
+    samples, rate = sf.read(io.BytesIO(data))
+    assert rate == 24000 and len(samples) / rate > 30 and rms_db(samples) > -35
+    results = dict(StreamQueue.posts)
+    assert results["job-bad"]["error"] == "speed: must be a number from 0.5 to 2.0; got 9"
+    assert "error" not in results["job-stream"]

@@ -1,4 +1,6 @@
 """The real runpod SDK around our handler: `python handler.py` and its local API on 127.0.0.1."""
+import base64
+import io
 import json
 import os
 import re
@@ -8,6 +10,7 @@ import sys
 import urllib.request
 
 import pytest
+import soundfile as sf
 
 from tests.helpers import ROOT, decode, rms_db, worker_env
 
@@ -92,3 +95,38 @@ def test_a_misconfigured_worker_stops_at_start_with_one_clear_line(tmp_path, env
                           env={**worker_env(tmp_path), **env}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert message in done.stdout and "Traceback" not in done.stdout + done.stderr
+
+
+def joined_items(items: list[dict]) -> bytes:
+    return b"".join(base64.b64decode(item["audio_base64"]) for item in items)
+
+
+def test_stream_mode_delivers_items_through_stream_and_runsync(local_stream_api):
+    base, log_path = local_stream_api
+    job = post(f"{base}/run", {"input": {"text": "Streamed through the queue. Two sentences.", "format": "mp3"}})
+    body = post(f"{base}/stream/{job['id']}")
+    assert body["status"] == "COMPLETED", body
+    items = [chunk["output"] for chunk in body["stream"]]
+    assert [i["seq"] for i in items] == list(range(len(items))) and items[-1]["done"] is True
+    samples, rate = sf.read(io.BytesIO(joined_items(items)))
+    assert rate == 24000 and len(samples) / rate > 1.5 and rms_db(samples) > -35
+    # /runsync returns the aggregated list of the same items; the repeat is served from the cache
+    again = post(f"{base}/runsync", {"input": {"text": "Streamed through the queue. Two sentences.",
+                                               "format": "mp3"}})
+    assert again["status"] == "COMPLETED" and again["output"][-1]["cache_hit"] is True
+    assert isinstance(again["output"], list) and sf.info(io.BytesIO(joined_items(again["output"]))).samplerate
+    # The local API aggregates a failed stream's items as they are; deployed, the SDK fails the job on an error
+    # item (tests/test_deployed.py shows that).
+    failed = post(f"{base}/runsync", {"input": {"text": "Hi", "speed": 9}})
+    assert failed["output"] == [{"error": "speed: must be a number from 0.5 to 2.0; got 9"}]
+    assert "audio_base64" not in log_path.read_text()
+
+
+def test_python_handler_py_in_stream_mode_runs_the_stream_and_writes_the_audio(tmp_path):
+    shutil.copy(os.path.join(ROOT, "test_input.json"), tmp_path)
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path,
+                          env=worker_env(tmp_path, HANDLER_MODE="stream"), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"local_test: wrote output/local_test\.mp3: \d+\.\d s of mp3", done.stdout), done.stdout
+    assert sf.info(str(tmp_path / "output" / "local_test.mp3")).samplerate == 24000

@@ -6,7 +6,6 @@ an optional length limit, resampled and encoded on a second thread: on a CPU eng
 encoding costs about as much as synthesis, and overlapping them hides most of it."""
 from __future__ import annotations
 
-import io
 import queue
 import threading
 
@@ -14,9 +13,11 @@ import numpy as np
 import soundfile as sf
 
 from tts import audio
+from tts.audio_stream import ByteStream, Sink
 
 MARGIN_MS = 60          # silence kept on each side of a seam, before the pause
 FADE_MS = 20            # fade-out where a length limit cuts speech, so the cut does not click
+OGG_PAGE_MS = 200.0     # an Ogg page at least this often: a stream's audio leaves in pieces of this length
 SILENCE_FRAME_MS = 10   # silence is judged per frame of this length
 SILENCE_DB = -45.0      # a frame whose RMS is below this (dBFS) is silent
 _DONE = object()
@@ -24,9 +25,11 @@ _DONE = object()
 
 class Assembler:
     """Segments arrive as pieces (tts.engines.Piece); silence is judged on 10 ms frames counted from each segment's
-    start, so how a segment was cut into pieces never changes the result."""
+    start, so how a segment was cut into pieces never changes the result. With `stream`, take() returns the bytes
+    of the file that are final so far (tts.audio_stream), for sending while the rest is made."""
 
-    def __init__(self, native_rate: int, out_rate: int, fmt: str, pause_ms: int, limit_ms: int | None = None):
+    def __init__(self, native_rate: int, out_rate: int, fmt: str, pause_ms: int, limit_ms: int | None = None,
+                 stream: bool = False):
         self.native_rate = native_rate
         self.pause = np.zeros(native_rate * pause_ms // 1000, np.float32)
         self.margin = native_rate * MARGIN_MS // 1000
@@ -38,6 +41,12 @@ class Assembler:
         self._loud_level = 10 ** (SILENCE_DB / 20)
         self._reset_segment()
         self._encoder = _Encoder(native_rate, out_rate, fmt)
+        self._stream = ByteStream(self._encoder.sink, fmt, out_rate) if stream else None
+
+    def take(self) -> bytes:
+        """The stream's new bytes: all the audio added so far, as far as the format lets it out (streaming only)."""
+        self._encoder.sync()
+        return self._stream.take()
 
     def _reset_segment(self) -> None:
         self._pending = np.zeros(0, np.float32)  # this segment's samples not sent yet
@@ -81,11 +90,14 @@ class Assembler:
             self._end()
 
     def finish(self) -> tuple[bytes, int]:
-        """(encoded bytes, samples at the output rate)."""
+        """(the whole encoded file, samples at the output rate); when streaming, take() then has the rest."""
         if self._seen:
             self._end()
         self._emit(self._tail)
-        return self._encoder.close()
+        result = self._encoder.close()
+        if self._stream is not None:
+            self._stream.closed = True
+        return result
 
     def abort(self) -> None:
         self._encoder.close(discard=True)
@@ -147,57 +159,89 @@ class _Encoder:
     def __init__(self, in_rate: int, out_rate: int, fmt: str):
         self.in_rate, self.out_rate, self.fmt = in_rate, out_rate, fmt
         self.samples = 0
-        self.written = 0  # bytes in the buffer so far (read from the producer's thread: an int is atomic)
+        self.sink = Sink()
         self._queue: queue.Queue = queue.Queue()
-        self._buf = io.BytesIO()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"encode-{fmt}", daemon=True)
         self._thread.start()
+
+    @property
+    def written(self) -> int:
+        """Bytes in the file so far (read from the producer's thread: a length is atomic)."""
+        return len(self.sink.buffer)
 
     def put(self, block: np.ndarray) -> None:
         if self._error is not None:
             raise self._error
         self._queue.put(block)
 
+    def sync(self) -> None:
+        """Wait until every block put so far is encoded (at once after close)."""
+        if not self._thread.is_alive():
+            if self._error is not None:
+                raise self._error
+            return
+        reached = threading.Event()
+        self._queue.put(reached)
+        reached.wait()
+        if self._error is not None:
+            raise self._error
+
     def close(self, discard: bool = False) -> tuple[bytes, int]:
         self._queue.put(_DONE)
         self._thread.join()
         if self._error is not None and not discard:
             raise self._error
-        data = self._buf.getvalue()
+        data = self.sink.getvalue()
         if self.fmt == "ogg" and not discard:
             data = audio.set_ogg_serial(data)
         return data, self.samples
 
     def _run(self) -> None:
-        done = False
+        sink = None
         try:
-            sink = _open(self._buf, self.fmt, self.out_rate)
+            sink = _open(self.sink, self.fmt, self.out_rate)
             resampler = audio.Resampler(self.in_rate, self.out_rate)
-            while not (done := (block := self._queue.get()) is _DONE):
-                self._write(sink, resampler.push(block))
+            while (block := self._queue.get()) is not _DONE:
+                if isinstance(block, threading.Event):
+                    block.set()
+                else:
+                    self._write(sink, resampler.push(block))
             self._write(sink, resampler.finish())
             if sink is not None:
                 sink.close()
-        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread in put()/close()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread in put()/sync()/close()
             self._error = e
-            while not done:  # drain, so the producer never waits on a dead consumer
-                done = self._queue.get() is _DONE
-
+            while (block := self._queue.get()) is not _DONE:  # drain, so the producer never waits on a dead consumer
+                if isinstance(block, threading.Event):
+                    block.set()
 
     def _write(self, sink: sf.SoundFile | None, block: np.ndarray) -> None:
         if len(block) == 0:
             return
         self.samples += len(block)
         if sink is None:
-            self._buf.write(audio.to_pcm16(block).tobytes())
+            self.sink.write(audio.to_pcm16(block).tobytes())
         else:
             sink.write(audio.to_pcm16(block) if sink.subtype == "PCM_16" else np.clip(block, -1.0, 1.0))
-        self.written = self._buf.tell()
 
 
-def _open(buf: io.BytesIO, fmt: str, rate: int) -> sf.SoundFile | None:
+def _open(sink: Sink, fmt: str, rate: int) -> sf.SoundFile | None:
     """A soundfile writer for fmt, or None for raw pcm (written directly)."""
     if fmt == "pcm":
         return None
-    return sf.SoundFile(buf, "w", samplerate=rate, channels=1, **audio.SOUNDFILE_ARGS[fmt])
+    f = sf.SoundFile(sink, "w", samplerate=rate, channels=1, **audio.SOUNDFILE_ARGS[fmt])
+    if fmt == "ogg":
+        _set_ogg_page_ms(f, OGG_PAGE_MS)
+    return f
+
+
+_SFC_SET_OGG_PAGE_LATENCY_MS = 0x1302  # libsndfile >= 1.2 (sndfile.h); soundfile does not wrap it
+
+
+def _set_ogg_page_ms(f: sf.SoundFile, ms: float) -> None:
+    """libsndfile's Opus writer holds a page until it has ~1 s of audio; a stream wants smaller ones."""
+    from soundfile import _ffi, _snd
+
+    value = _ffi.new("double*", ms)
+    _snd.sf_command(f._file, _SFC_SET_OGG_PAGE_LATENCY_MS, value, _ffi.sizeof("double"))

@@ -50,6 +50,15 @@ class Settings:
     csm_compile: bool = False         # csm: compile the frame step (torch.compile); generate(): static cache, CUDA
     hibari_threads: int = 1           # a second thread gains ~6 % and the encoder thread wants the other core
     hibari_home: str = ""             # where extra hibari voices are installed ("" = hibari's default)
+    # Doors
+    worker_mode: str = "queue"        # queue: RunPod's job queue (handler); http: a server for load-balancing endpoints
+    handler_mode: str = "dict"        # queue: dict (one output per job) or stream (a generator for /stream)
+    host: str = "0.0.0.0"             # http: the address to listen on
+    port: int = 8000                  # http: RunPod's PORT (the image sets 80)
+    port_health: int | None = None    # http: RunPod's PORT_HEALTH, when /ping is served on a port of its own
+    max_queue: int = 8                # http: requests waiting for the engine beyond the running one(s); more: 429
+    max_request_bytes: int = 20_000_000  # http: the largest request body
+    api_key: str | None = field(default=None, repr=False)  # http: a Bearer token every route but /ping needs
     # Network
     allow_private_urls: bool = False  # audio_url / voice_file_url may name private or loopback hosts
     bucket: Bucket | None = None      # the endpoint's BUCKET_*: for output_mode "url" and oversize results
@@ -81,6 +90,14 @@ class Settings:
             csm_compile=reader.bool("CSM_COMPILE", False),
             hibari_threads=reader.int("HIBARI_THREADS", 1, 1),
             hibari_home=env.get("HIBARI_HOME") or _user_dir(env, "XDG_CACHE_HOME", ".cache", "hibari"),
+            worker_mode=reader.choice("WORKER_MODE", "queue", ("queue", "http")),
+            handler_mode=reader.choice("HANDLER_MODE", "dict", ("dict", "stream")),
+            host=env.get("HOST", "").strip() or "0.0.0.0",
+            port=(port := reader.int("PORT", 8000, 1, 65535)),
+            port_health=None if (health := reader.int("PORT_HEALTH", port, 1, 65535)) == port else health,
+            max_queue=reader.int("MAX_QUEUE", 8, 0),
+            max_request_bytes=reader.int("MAX_REQUEST_BYTES", 20_000_000, 1024),
+            api_key=env.get("API_KEY", "").strip() or None,
             allow_private_urls=reader.bool("ALLOW_PRIVATE_URLS", False),
             bucket=_bucket(env),
         )
@@ -90,7 +107,7 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]):
         self.env = env
 
-    def int(self, name: str, default: int, minimum: int) -> int:
+    def int(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
         raw = self.env.get(name, "").strip()
         if not raw:
             return default
@@ -100,6 +117,8 @@ class _Reader:
             raise ValueError(f"{name}={raw!r} is not a whole number (default {default})") from None
         if value < minimum:
             raise ValueError(f"{name}={value} is below the minimum {minimum}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"{name}={value} is above the maximum {maximum}")
         return value
 
     def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:

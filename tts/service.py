@@ -1,10 +1,13 @@
 """The one path every job takes: parse -> resolve -> cache lookup -> chunk -> synthesize -> encode -> store ->
-deliver. Errors become {"error": "<field>: ..."}; one place counts and logs failures."""
+deliver. Every door runs a job through TTSService.run, which yields its events (tts.events); errors become one
+Failed event, counted and logged in one place."""
 from __future__ import annotations
 
 import logging
 import time
 import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,6 +18,7 @@ from tts.assemble import Assembler
 from tts.config import Settings
 from tts.engines import Engine, load_engine
 from tts.errors import InputError, PromptTooLong, TimedOut, VoiceNotInstalled, WorkerPoisoned
+from tts.events import Audio, Done, Failed, Started
 from tts.fetch import Fetcher
 from tts.request import ActionRequest, Conditioning, SynthesisRequest
 from tts.resolve import Resolver
@@ -23,6 +27,7 @@ from tts.voices import VoiceLibrary
 
 log = logging.getLogger("tts.service")
 _LANGUAGES = {"en": "English"}
+STREAM_BLOCK = 256 * 1024   # a cache hit is streamed in blocks of this many bytes
 
 
 class TTSService:
@@ -39,30 +44,55 @@ class TTSService:
         self.counts = {"jobs": 0, "failed": 0, "cache_hits": 0, "synthesized": 0, "chunks_synthesized": 0}
         self.actions = Actions(engine, cache, settings, library, self.resolver, self.counts)
 
-    # -- entry point -------------------------------------------------------------------------
+    # -- entry points ------------------------------------------------------------------------
     def handle(self, raw_input, job_id: str = "-", progress=None) -> dict:
-        """A job's input to its output dict; errors come back as {"error": "<field>: ..."}.
-        `progress(update: dict)`, when given, hears after each chunk but the last of a long text."""
+        """A queue job's input to its output dict (audio as base64 or a bucket URL); errors come back as
+        {"error": "<field>: ..."}. `progress(update: dict)`, when given, hears after each chunk but the last."""
+        for event in self.run(raw_input, job_id, progress):
+            if isinstance(event, Failed):
+                return event.as_output()
+            if isinstance(event, Done):
+                return event.result
+        raise AssertionError("a job ends with Done or Failed")
+
+    def run(self, raw_input, job_id: str = "-", progress=None, *, stream: bool = False,
+            deliver: bool = True, forced_format: str | None = None) -> Iterator[Started | Audio | Done | Failed]:
+        """Every door's way in: the job's events (tts.events), ending with one Done or Failed; it never raises.
+        A synthesis yields Started once its request is valid and its inputs fetched, then Audio (streaming), then
+        Done.
+
+        stream: yield Audio events with the file's bytes as they are made (tts.audio_stream), and report
+        first_audio_ms. deliver: put the audio into the result as base64 or a bucket URL, within
+        MAX_RESPONSE_BYTES (the queue's dict output); else the door sends Done.data itself. forced_format:
+        the only format this door sends (the WebSocket's raw PCM). Closing the iterator early abandons the job:
+        nothing is cached."""
         self.counts["jobs"] += 1
         try:
             request = parse(raw_input, self.engine.capabilities(), self.settings.max_text_chars)
             if isinstance(request, ActionRequest):
                 log.info("job=%s action=%s", job_id, request.action)
-                return self.actions.run(request)
-            return self._synthesize(request, job_id, progress)
+                yield Done(self.actions.run(request), action=True)
+                return
+            if not deliver and request.output_mode == "url":
+                raise InputError("output_mode", '"url" is for whole results (/runsync, /run, POST /generate); '
+                                                "a stream or a file response carries the audio itself")
+            if forced_format is not None and request.format != forced_format:
+                raise InputError("format", f"this connection sends {forced_format} only; omit format or send "
+                                           f"{forced_format!r}")
+            yield from self._synthesize(request, job_id, progress, stream, deliver)
         except Exception as e:  # noqa: BLE001 - every failure ends here: counted, logged, answered
             self.counts["failed"] += 1
-            return self._failure(e, job_id)
+            yield self._failure(e, job_id)
 
-    def _failure(self, e: Exception, job_id: str) -> dict:
+    def _failure(self, e: Exception, job_id: str) -> Failed:
         if isinstance(e, InputError):
             log.info("job=%s rejected: %s", job_id, e)
-            return {"error": str(e)}
+            return Failed(str(e), "input", e.field)
         if isinstance(e, WorkerPoisoned):
             log.error("job=%s engine failure, restarting the worker after this job: %s", job_id, e)
-            return {"error": f"engine: {e}", "refresh_worker": True}
+            return Failed(f"engine: {e}", "engine")
         log.error("job=%s failed unexpectedly (engine=%s): %s", job_id, self.engine.name, traceback.format_exc())
-        return {"error": f"internal: {type(e).__name__}: {e} (see the worker log for job {job_id})"}
+        return Failed(f"internal: {type(e).__name__}: {e} (see the worker log for job {job_id})", "internal")
 
     # -- synthesis ---------------------------------------------------------------------------
     def key_fields(self, r: SynthesisRequest, c: Conditioning) -> dict:
@@ -79,23 +109,36 @@ class TTSService:
                 "max_audio_length_ms": r.max_audio_length_ms, "reference": turn(c.reference),
                 "context": [turn(t) for t in c.context], "temperature": r.temperature, "top_k": r.top_k}
 
-    def _synthesize(self, r: SynthesisRequest, job_id: str, progress=None) -> dict:
+    def _synthesize(self, r: SynthesisRequest, job_id: str, progress, stream: bool,
+                    deliver: bool) -> Iterator[Started | Audio | Done]:
         t0 = time.perf_counter()
         budget = self.settings.max_job_seconds
         deadline = time.monotonic() + budget if budget else None
-        bucket = self.resolver.output_bucket(r, deadline)
+        bucket = self.resolver.output_bucket(r, deadline) if deliver else None
         conditioning = self.resolver.conditioning(r, deadline)
         key = cache_key(self.key_fields(r, conditioning))
+        yield Started(r.format, r.sample_rate, audio.FORMATS[r.format].mimetype)
         entry = self._cached(key) if r.cache else None
+        first_audio_ms = None
         if entry is not None:
             self.counts["cache_hits"] += 1
             data, meta, timings = entry.data, entry.meta, {}
+            if stream:
+                first_audio_ms = _ms(t0)
+                for i in range(0, len(data), STREAM_BLOCK):
+                    yield Audio(data[i:i + STREAM_BLOCK])
         else:
             # Base64 output with no bucket to fall back on must fit MAX_RESPONSE_BYTES: refuse what cannot.
-            size_limit = self.settings.max_response_bytes if r.output_mode == "base64" and bucket is None else None
+            size_limit = self.settings.max_response_bytes \
+                if deliver and r.output_mode == "base64" and bucket is None else None
             if size_limit is not None:
                 delivery.refuse_certain_oversize(r, self.engine.max_chars_per_second, size_limit)
-            data, meta, timings = self._generate(r, conditioning, progress, deadline, size_limit)
+            made = _Made()
+            for chunk in self._generate(r, conditioning, made, progress, deadline, size_limit, stream):
+                if first_audio_ms is None:
+                    first_audio_ms = _ms(t0)
+                yield Audio(chunk)
+            data, meta, timings = made.data, made.meta, made.timings
             if r.cache:
                 t = time.perf_counter()
                 self.cache.put(key, data, meta)
@@ -116,17 +159,22 @@ class TTSService:
             "chunks_processed": meta["chunks_processed"],
             "warnings": list(r.warnings),
         }
-        t = time.perf_counter()
-        result.update(delivery.deliver(result, data, r.output_mode, bucket, self.settings.max_response_bytes))
-        timings["deliver_ms"] = _ms(t)
+        if stream:
+            result["first_audio_ms"] = first_audio_ms
+        output = "stream" if stream else "file"
+        if deliver:
+            t = time.perf_counter()
+            result.update(delivery.deliver(result, data, r.output_mode, bucket, self.settings.max_response_bytes))
+            timings["deliver_ms"] = _ms(t)
+            output = result["output_mode"]
         timings["total_ms"] = _ms(t0)
         log.info("job=%s engine=%s voice=%s chars=%d chunks=%d format=%s rate=%d cache=%s audio_ms=%d bytes=%d "
                  "output=%s %s", job_id, self.engine.name, r.voice, len(r.text), meta["chunks_processed"], r.format,
                  r.sample_rate, "hit" if entry else ("miss" if r.cache else "off"), meta["duration_ms"], len(data),
-                 result["output_mode"], " ".join(f"{k}={v:.1f}" for k, v in timings.items()))
+                 output, " ".join(f"{k}={v:.1f}" for k, v in timings.items() if v is not None))
         if self.settings.output_dir:
             delivery.save_local_copy(self.settings.output_dir, job_id, r.format, data)
-        return result
+        yield Done(result, data)
 
     def _cached(self, key: str):
         """The cache entry for `key` if it carries what a result needs; an entry without is regenerated."""
@@ -140,11 +188,14 @@ class TTSService:
         log.warning("cache entry %s… has no usable metadata; regenerating", key[:12])
         return None
 
-    def _generate(self, r: SynthesisRequest, c: Conditioning, progress=None, deadline: float | None = None,
-                  size_limit: int | None = None) -> tuple[bytes, dict, dict]:
+    def _generate(self, r: SynthesisRequest, c: Conditioning, made: _Made, progress=None,
+                  deadline: float | None = None, size_limit: int | None = None,
+                  stream: bool = False) -> Iterator[bytes]:
+        """Synthesize and encode; yields the stream's bytes as they are made (when streaming) and leaves the
+        whole file in `made`. Abandoned (closed) part-way, it encodes nothing more and leaves `made` empty."""
         e = self.engine
         t = time.perf_counter()
-        out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms)
+        out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms, stream=stream)
         chunks_done, previous = 0, None
         chunks = text.chunk(r.text, e.max_chunk_chars)
         try:
@@ -163,6 +214,8 @@ class TTSService:
                                        "send shorter text or split it into several requests")
                     if size_limit is not None and not out.full:
                         delivery.refuse_growing_oversize(r, out.output_seconds, out.encoded_bytes, size_limit)
+                    if stream and (ready := out.take()):
+                        yield ready
                     if out.full:
                         break
                 previous = (chunk, np.concatenate(pieces) if pieces else np.zeros(0, np.float32))
@@ -179,11 +232,21 @@ class TTSService:
             raise InputError("text", f"produced no speech: the {e.name} engine found nothing it can pronounce "
                                      f"(it reads {', '.join(_LANGUAGES.get(x, x) for x in e.languages)} words, "
                                      "numbers and common symbols)")
+        if stream and (rest := out.take()):
+            yield rest
         timings["encode_wait_ms"] = _ms(t)  # encoding overlaps synthesis: this is what is left after it
         self.counts["synthesized"] += 1
         self.counts["chunks_synthesized"] += chunks_done
-        meta = {"duration_ms": audio.duration_ms(samples, r.sample_rate), "chunks_processed": chunks_done}
-        return data, meta, timings
+        made.data, made.timings = data, timings
+        made.meta = {"duration_ms": audio.duration_ms(samples, r.sample_rate), "chunks_processed": chunks_done}
+
+
+@dataclass
+class _Made:
+    """What _generate leaves behind: the whole file, its metadata and timings."""
+    data: bytes = b""
+    meta: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
 
 
 def request_error(e: PromptTooLong | VoiceNotInstalled, r: SynthesisRequest, c: Conditioning,
