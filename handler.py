@@ -45,8 +45,10 @@ if __name__ == "__main__" and SETTINGS.worker_mode == "http":
 
     raise SystemExit(serve(SETTINGS))  # answers /ping at once and loads the engine meanwhile
 
+from tts.events import Done, Failed  # noqa: E402
 from tts.local_run import summary  # noqa: E402
-from tts.queue_stream import stream_items  # noqa: E402
+from tts.queue_stream import stream_items, stream_items_async  # noqa: E402
+from tts.runner import Runner  # noqa: E402
 from tts.service import build_service  # noqa: E402
 
 if __name__ == "__main__":
@@ -62,24 +64,42 @@ except (ValueError, RuntimeError) as e:
     _stop(e)
 
 
-def handler(job: dict) -> dict:
+# Jobs run on engine threads, off the SDK's event loop, so that taking jobs, heartbeats and stop signals never wait
+# for synthesis; CONCURRENCY jobs at once (the engine's capacity unless MAX_CONCURRENCY says otherwise).
+CONCURRENCY = SETTINGS.max_concurrency or SERVICE.engine.max_concurrency
+RUNNER = Runner(threads=CONCURRENCY, max_waiting=1000)  # deployed, the SDK hands over at most CONCURRENCY jobs
+
+
+async def handler(job: dict) -> dict:
     """HANDLER_MODE=dict: the job's output, audio as base64 (or a bucket URL)."""
     job_id = str(job.get("id", "-"))
-    result = SERVICE.handle(job.get("input"), job_id, progress=_progress_reporter(job) if DEPLOYED else None)
+    progress = _progress_reporter(job) if DEPLOYED else None
+    result = {"error": "internal: the job ended without a result"}
+    async for event in RUNNER.submit(lambda: SERVICE.run(job.get("input"), job_id, progress)):
+        if isinstance(event, Failed):
+            result = event.as_output()
+        elif isinstance(event, Done):
+            result = event.result
     if LOCAL_TEST_RUN:
         print(summary(job_id, result, SETTINGS.output_dir), flush=True)
     return result
 
 
-def stream_handler(job: dict):
+async def stream_handler(job: dict):
     """HANDLER_MODE=stream: the job's audio as stream items while it is made (tts.queue_stream)."""
-    events = SERVICE.run(job.get("input"), str(job.get("id", "-")), stream=True, deliver=False)
-    yield from stream_items(events, on_engine_failure=_refresh_after_this_job)
+    job_id = str(job.get("id", "-"))
+    ticket = RUNNER.submit(lambda: SERVICE.run(job.get("input"), job_id, stream=True, deliver=False))
+    try:
+        async for item in stream_items_async(ticket, on_engine_failure=_refresh_after_this_job):
+            yield item
+    finally:
+        ticket.cancel()  # the SDK stopped the job (or it ended): nothing more to make
 
 
 def local_stream_handler(job: dict) -> dict:
     """`python handler.py` in stream mode: the SDK's local run does not iterate generators, so we do."""
-    items = list(stream_handler(job))
+    events = SERVICE.run(job.get("input"), str(job.get("id", "-")), stream=True, deliver=False)
+    items = list(stream_items(events))
     last = items[-1]
     result = {"error": last["error"]} if "error" in last else {**last, "items": len(items), "audio_base64": ""}
     print(summary(str(job.get("id", "-")), result, SETTINGS.output_dir), flush=True)
@@ -103,6 +123,7 @@ if SETTINGS.handler_mode == "stream":
         {"handler": stream_handler, "return_aggregate_stream": True}
 else:
     CONFIG = {"handler": handler}
+CONFIG["concurrency_modifier"] = lambda current: CONCURRENCY
 
 if __name__ == "__main__":
     _sdk_import.join()

@@ -35,9 +35,14 @@ class AudioCache:
         self._lock = threading.Lock()
         self._approx_bytes: int | None = None  # None until the first scan
         self.hits = self.misses = self.writes = self.errors = self.evictions = 0
+        self._counts_lock = threading.Lock()  # several jobs at once
         if sweep:
             # Temp files a killed writer left behind, removed off the request path.
             threading.Thread(target=self._entries, name="cache-sweep", daemon=True).start()
+
+    def _count(self, name: str) -> None:
+        with self._counts_lock:
+            setattr(self, name, getattr(self, name) + 1)
 
     def _path(self, key: str) -> str:
         return os.path.join(self.directory, key[:2], key + SUFFIX)
@@ -50,22 +55,22 @@ class AudioCache:
             if header.get("key") != key or not isinstance(header.get("meta"), dict):
                 raise record.Corrupt("the header belongs to another key or has no meta")
         except FileNotFoundError:
-            self.misses += 1
+            self._count("misses")
             return None
         except record.Corrupt as e:
-            self.errors += 1
-            self.misses += 1
+            self._count("errors")
+            self._count("misses")
             log.warning("cache entry %s… is not a whole entry (%s); regenerating", key[:12], e)
             return None
         except OSError as e:
             self._failed("read", key, e)
-            self.misses += 1
+            self._count("misses")
             return None
         try:
             os.utime(path, follow_symlinks=False)  # mtime = last use, for LRU eviction
         except OSError:
             pass  # a read-only volume still serves hits
-        self.hits += 1
+        self._count("hits")
         return CacheEntry(data=data, meta=header["meta"])
 
     def put(self, key: str, data: bytes, meta: dict) -> bool:
@@ -79,7 +84,7 @@ class AudioCache:
         except OSError as e:
             self._failed("write", key, e)
             return False
-        self.writes += 1
+        self._count("writes")
         self._account(size)
         return True
 
@@ -137,14 +142,14 @@ class AudioCache:
             if not path.endswith(SUFFIX):
                 continue  # a write in progress: counted, not evicted
             if record.unlink(path):
-                self.evictions += 1
+                self._count("evictions")
             total -= size  # gone either way: another worker may have evicted it first
         self._approx_bytes = total
         log.info("cache eviction: %d entries removed so far, %.1f MB kept (cap %.1f MB)",
                  self.evictions, total / 1e6, self.max_bytes / 1e6)
 
     def _failed(self, op: str, key: str, e: OSError) -> None:
-        self.errors += 1
+        self._count("errors")
         log.warning("cache %s failed for %s… in %s: %s; serving without the cache", op, key[:12], self.directory, e)
 
     def stats(self) -> dict:

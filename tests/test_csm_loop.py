@@ -6,7 +6,7 @@ import torch
 
 from tools.syncs import count_syncs
 from tools.tiny_csm import build_processor, build_tiny_csm, tiny_config
-from tts.engines.csm import PIECE_FRAMES, _end_of_audio, piece_ends
+from tts.engines.csm_batch import PIECE_FRAMES, _end_of_audio, piece_ends
 from tts.engines.csm_decode import StreamingDecoder
 from tts.engines.csm_loop import HISTORY, FrameLoop
 
@@ -210,30 +210,36 @@ def engine_csm(tmp_path_factory):
 
 
 def test_the_engine_hands_over_audio_after_3_frames_then_every_4(engine_csm):
-    eng, steps = engine_csm, []
-    real = eng.loop.run
-    eng.loop.run = lambda rows: (steps.append(rows), real(rows))
+    eng, steps, read_after = engine_csm, [], []
+    real_run, real_read = eng.loop.run, eng.loop.codes_many
+
+    def reading(reads):
+        read_after.append(len(steps))  # frames made when the batch thread reads codes for a piece
+        return real_read(reads)
+
+    eng.loop.run = lambda rows: (steps.append(rows), real_run(rows))
+    eng.loop.codes_many = reading
     try:
         inputs = eng.prompt([], 0, "Streaming, piece by piece.")
-        seen = [(len(steps), len(p.samples), p.ends_segment) for p in eng.stream(inputs, 13, 1, 0.9, 50)]
+        seen = [(len(p.samples), p.ends_segment) for p in eng.stream(inputs, 13, 1, 0.9, 50)]
     finally:
-        eng.loop.run = real
-    assert [s for s, _, _ in seen] == [3, 7, 11, 13]
-    assert [n for _, n, _ in seen] == [3 * 1920, 4 * 1920, 4 * 1920, 2 * 1920]
-    assert [e for _, _, e in seen] == [False, False, False, True]
+        eng.loop.run, eng.loop.codes_many = real_run, real_read
+    assert read_after == [3, 7, 11, 13]
+    assert seen == [(3 * 1920, False), (4 * 1920, False), (4 * 1920, False), (2 * 1920, True)]
 
 
 def test_the_engine_stops_at_the_end_of_audio_frame(engine_csm, monkeypatch):
     eng = engine_csm
-    real = eng.loop.codes
+    real = eng.loop.codes_many
 
-    def codes_ending_at_frame_5(slot, start, stop):
-        codes = real(slot, start, stop)
-        if start <= 5 < stop:
-            codes[5 - start, :-1] = eng.eos
-        return codes
+    def codes_ending_at_frame_5(reads):
+        out = real(reads)
+        for (_, start, stop), codes in zip(reads, out, strict=True):
+            if start <= 5 < stop:
+                codes[5 - start, :-1] = eng.eos
+        return out
 
-    monkeypatch.setattr(eng.loop, "codes", codes_ending_at_frame_5)
+    monkeypatch.setattr(eng.loop, "codes_many", codes_ending_at_frame_5)
     pieces = list(eng.stream(eng.prompt([], 0, "Short."), 40, 1, 0.9, 50))
     assert [len(p.samples) for p in pieces] == [3 * 1920, 2 * 1920] and pieces[-1].ends_segment
     assert not eng.loop.state.active[0]  # the slot is free for the next request

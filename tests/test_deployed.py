@@ -27,8 +27,15 @@ class JobQueue(QuietHandler):
     done = threading.Event()
 
     def do_GET(self):  # noqa: N802
-        if not self.path.startswith("/job-take/") or not self.jobs:
+        # One job from /job-take/, or a list from /job-take-batch/?batch_size=N (a worker taking several at once).
+        url = urllib.parse.urlsplit(self.path)
+        if not url.path.startswith(("/job-take/", "/job-take-batch/")) or not self.jobs:
+            time.sleep(0.2)  # RunPod's job take is a long poll: no job, no instant answer
             return self.reply(204)
+        if url.path.startswith("/job-take-batch/"):
+            size = int(urllib.parse.parse_qs(url.query).get("batch_size", ["1"])[0])
+            taken = [self.jobs.pop(0) for _ in range(min(size, len(self.jobs)))]
+            return self.reply(200, json.dumps(taken).encode(), {"Content-Type": "application/json"})
         self.reply(200, json.dumps(self.jobs.pop(0)).encode(), {"Content-Type": "application/json"})
 
     def do_POST(self):  # noqa: N802
@@ -112,3 +119,54 @@ def test_deployed_stream_mode_posts_items_as_made_and_fails_jobs_on_an_error_ite
     results = dict(StreamQueue.posts)
     assert results["job-bad"]["error"] == "speed: must be a number from 0.5 to 2.0; got 9"
     assert "error" not in results["job-stream"]
+
+
+class BusyQueue(JobQueue):
+    """Counts heartbeats (RUNPOD_WEBHOOK_PING) and job fetches, with the time each final result arrived."""
+    pings: list = []
+    takes: list = []
+    finals: dict = {}
+
+    def do_GET(self):  # noqa: N802
+        if self.path.startswith("/ping/"):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            self.pings.append((time.monotonic(), query.get("job_id", [""])[0]))
+            return self.reply(200)
+        if "/job-take" in self.path:
+            self.takes.append(time.monotonic())
+        return super().do_GET()
+
+    def do_POST(self):  # noqa: N802
+        super().do_POST()
+        job_id, body = self.posts[-1]
+        if body.get("status") != "IN_PROGRESS":
+            self.finals.setdefault(job_id, time.monotonic())
+
+
+def test_deployed_jobs_run_concurrently_and_the_loop_keeps_fetching_and_beating(tmp_path):
+    BusyQueue.jobs = [{"id": "job-long", "input": {"text": LONG_TEXT * 2, "format": "ogg"}},
+                      {"id": "job-short", "input": {"text": "A short job beside the long one."}}]
+    BusyQueue.posts, BusyQueue.pings, BusyQueue.takes, BusyQueue.finals = [], [], [], {}
+    BusyQueue.done.clear()
+    with serve(BusyQueue) as base, open(tmp_path / "worker.log", "w") as log:
+        env = worker_env(tmp_path, RUNPOD_WEBHOOK_GET_JOB=f"{base}/job-take/$ID?gpu=none",
+                         RUNPOD_WEBHOOK_POST_OUTPUT=f"{base}/job-done/$RUNPOD_POD_ID/$ID?gpu=none",
+                         RUNPOD_WEBHOOK_PING=f"{base}/ping/$RUNPOD_POD_ID", RUNPOD_PING_INTERVAL="1000",
+                         RUNPOD_AI_API_KEY="loopback-only", RUNPOD_POD_ID="test-pod", RUNPOD_SKIP_GPU_CHECK="true",
+                         MAX_CONCURRENCY="2")
+        worker = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        try:
+            finished = BusyQueue.done.wait(timeout=120)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=20)
+    assert finished, (tmp_path / "worker.log").read_text()[-3000:]
+    long_started = BusyQueue.takes[0]
+    assert BusyQueue.finals["job-short"] < BusyQueue.finals["job-long"]  # it ran beside the long job
+    during = [t for t in BusyQueue.takes if long_started < t < BusyQueue.finals["job-long"]]
+    beats = [jobs for t, jobs in BusyQueue.pings if long_started < t < BusyQueue.finals["job-long"]]
+    assert 2 <= len(during) < 200, len(during)  # the loop kept taking jobs, as long polls (not a busy loop)
+    assert any("job-long" in jobs for jobs in beats), BusyQueue.pings  # heartbeats name the running job
+    results = {job: body for job, body in BusyQueue.posts if body.get("status") != "IN_PROGRESS"}
+    assert results["job-long"]["output"]["chunks_processed"] == 6 and "error" not in results["job-short"]

@@ -41,18 +41,21 @@ class FaultyQueue(QuietHandler):
         if path.startswith("/job-stop/"):
             time.sleep(0.2)
             return self.reply(204)
+        url = urllib.parse.urlsplit(self.path)
+        batch = url.path.startswith("/job-take-batch/")  # a worker taking several jobs at once
+        size = int(urllib.parse.parse_qs(url.query).get("batch_size", ["1"])[0]) if batch else 1
         with self.lock:
             fault = self.fetch_faults.pop(0) if self.fetch_faults else None
             type(self).fetches += 1
-            job = self.jobs.pop(0) if fault is None and self.jobs else None
+            jobs = [self.jobs.pop(0) for _ in range(min(size, len(self.jobs)))] if fault is None else []
         if fault == "drop":
             return self._drop()
         if fault is not None:
             return self.reply(int(fault), b"queue unavailable")
-        if job is None:
+        if not jobs:
             time.sleep(0.05)
             return self.reply(204)
-        self.reply(200, json.dumps(job).encode(), {"Content-Type": "application/json"})
+        self.reply(200, json.dumps(jobs if batch else jobs[0]).encode(), {"Content-Type": "application/json"})
 
     def do_POST(self):  # noqa: N802
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))

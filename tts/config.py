@@ -24,6 +24,22 @@ def on_volume(name: str, local: str, volume: str = VOLUME) -> str:
     return local
 
 
+def free_cores() -> int:
+    """CPU cores this process may use: its affinity, capped by a cgroup CPU quota (containers)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as f:
+            quota, period = f.read().split()
+        if quota != "max":
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
 def _user_dir(env: Mapping[str, str], xdg_var: str, fallback: str, *parts: str) -> str:
     base = env.get(xdg_var) or os.path.join(os.path.expanduser("~"), fallback)
     return os.path.join(base, *parts)
@@ -48,6 +64,8 @@ class Settings:
     csm_loop: str = "loop"            # csm: "loop" (our frame loop) or "generate" (transformers', the reference)
     csm_cuda_graphs: bool = True      # csm loop on CUDA: replay the frame step as a CUDA graph
     csm_compile: bool = False         # csm: compile the frame step (torch.compile); generate(): static cache, CUDA
+    csm_batch: int | None = None      # csm: requests generated together (frame-loop slots); None: 8 on CUDA, 4 else
+    max_concurrency: int | None = None  # jobs a worker runs at once; None: the engine's capacity
     hibari_threads: int = 1           # a second thread gains ~6 % and the encoder thread wants the other core
     hibari_home: str = ""             # where extra hibari voices are installed ("" = hibari's default)
     # Doors
@@ -88,6 +106,8 @@ class Settings:
             csm_loop=reader.choice("CSM_LOOP", "loop", ("loop", "generate")),
             csm_cuda_graphs=reader.bool("CSM_CUDA_GRAPHS", True),
             csm_compile=reader.bool("CSM_COMPILE", False),
+            csm_batch=reader.int("CSM_BATCH", 0, 1, 64) or None,
+            max_concurrency=reader.int("MAX_CONCURRENCY", 0, 1, 256) or None,
             hibari_threads=reader.int("HIBARI_THREADS", 1, 1),
             hibari_home=env.get("HIBARI_HOME") or _user_dir(env, "XDG_CACHE_HOME", ".cache", "hibari"),
             worker_mode=reader.choice("WORKER_MODE", "queue", ("queue", "http")),

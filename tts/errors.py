@@ -88,6 +88,16 @@ class VoiceNotInstalled(EngineError):
         super().__init__(f"voice {name!r} is not installed; installed: {', '.join(installed)}")
 
 
+class PromptTooLarge(EngineError):
+    """The prompt's prefill ran out of device memory beside the requests already running (it failed alone)."""
+
+    def __init__(self, prompt_positions: int, running: int):
+        self.prompt_positions = prompt_positions
+        self.running = running
+        super().__init__(f"out of device memory prefilling a {prompt_positions}-position prompt beside {running} "
+                         "running requests")
+
+
 class PromptTooLong(EngineError):
     """The conditioning prompt leaves too few model positions for the audio the text needs."""
 

@@ -67,7 +67,8 @@ class Backend:
     def ready(self, service) -> None:
         """Serve with this service from now on."""
         self.service = service
-        self.runner = Runner(threads=1, max_waiting=self.settings.max_queue)
+        threads = self.settings.max_concurrency or service.engine.max_concurrency
+        self.runner = Runner(threads=threads, max_waiting=self.settings.max_queue)
         self.state = "ready"
 
     def submit(self, raw: Any, **run) -> Any:
@@ -137,7 +138,7 @@ def create_app(backend: Backend, health_only: bool = False) -> FastAPI:
         runner = backend.runner
         return JSONResponse({**report, **info, "cuda": service.engine.device.startswith("cuda"),
                              "queue": {"running": runner.running, "waiting": runner.waiting,
-                                       "max_waiting": runner.max_waiting}})
+                                       "concurrency": runner.threads, "max_waiting": runner.max_waiting}})
 
     body_schema = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
         {"$ref": f"#/components/schemas/{name}"} for name in _REQUEST_MODELS]}}}}}

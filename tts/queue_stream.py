@@ -6,9 +6,9 @@ file of the requested format. A failure is one {"error": ...} item, which ends R
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
-from tts.events import Audio, Done, Failed, Started
+from tts.events import Audio, Failed, Started
 
 MAX_ITEM_AUDIO = 600_000   # raw bytes an item carries: 800 kB of base64 plus the rest stays under RunPod's 1 MB
 
@@ -17,23 +17,49 @@ def stream_items(events: Iterator, on_engine_failure=None) -> Iterator[dict]:
     """RunPod stream items for TTSService.run(..., stream=True, deliver=False) events. `on_engine_failure()` is
     called before the error item of a failure that needs a fresh worker (the SDK ignores refresh_worker in a
     stream's items)."""
-    seq, head = 0, {}
+    items = _Items(on_engine_failure)
     for event in events:
+        yield from items.of(event)
+        if items.ended:
+            return
+
+
+async def stream_items_async(events: AsyncIterator, on_engine_failure=None) -> AsyncIterator[dict]:
+    """stream_items for events that arrive asynchronously (a tts.runner Ticket)."""
+    items = _Items(on_engine_failure)
+    async for event in events:
+        for item in items.of(event):
+            yield item
+        if items.ended:
+            return
+
+
+class _Items:
+    def __init__(self, on_engine_failure):
+        self.on_engine_failure = on_engine_failure
+        self.seq = 0
+        self.head: dict = {}
+        self.ended = False
+
+    def of(self, event) -> list[dict]:
+        """The items one event becomes."""
         if isinstance(event, Started):
-            head = {"format": event.format, "sample_rate": event.sample_rate}
-        elif isinstance(event, Audio):
+            self.head = {"format": event.format, "sample_rate": event.sample_rate}
+            return []
+        if isinstance(event, Audio):
+            out = []
             for i in range(0, len(event.data), MAX_ITEM_AUDIO):
-                yield {"seq": seq, "audio_base64": _b64(event.data[i:i + MAX_ITEM_AUDIO]), **head, "done": False}
-                seq += 1
-        elif isinstance(event, Failed):
-            if event.refresh_worker and on_engine_failure is not None:
-                on_engine_failure()
-            yield {"error": event.error}
-            return
-        elif isinstance(event, Done):
-            audio = {} if event.action else {"audio_base64": "", **head}
-            yield {"seq": seq, **audio, "done": True, **event.result}
-            return
+                out.append({"seq": self.seq, "audio_base64": _b64(event.data[i:i + MAX_ITEM_AUDIO]), **self.head,
+                            "done": False})
+                self.seq += 1
+            return out
+        self.ended = True
+        if isinstance(event, Failed):
+            if event.refresh_worker and self.on_engine_failure is not None:
+                self.on_engine_failure()
+            return [{"error": event.error}]
+        audio = {} if event.action else {"audio_base64": "", **self.head}
+        return [{"seq": self.seq, **audio, "done": True, **event.result}]
 
 
 def _b64(data: bytes) -> str:

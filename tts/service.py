@@ -4,6 +4,7 @@ Failed event, counted and logged in one place."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from tts.actions import Actions
 from tts.assemble import Assembler
 from tts.config import Settings
 from tts.engines import Engine, load_engine
-from tts.errors import InputError, PromptTooLong, TimedOut, VoiceNotInstalled, WorkerPoisoned
+from tts.errors import InputError, PromptTooLarge, PromptTooLong, TimedOut, VoiceNotInstalled, WorkerPoisoned
 from tts.events import Audio, Done, Failed, Started
 from tts.fetch import Fetcher
 from tts.request import ActionRequest, Conditioning, SynthesisRequest
@@ -42,7 +43,12 @@ class TTSService:
         self.resolver = Resolver(engine.name, engine.sample_rate, library, Fetcher(settings.allow_private_urls),
                                  settings.bucket)
         self.counts = {"jobs": 0, "failed": 0, "cache_hits": 0, "synthesized": 0, "chunks_synthesized": 0}
+        self._counts_lock = threading.Lock()  # jobs run on several threads at once
         self.actions = Actions(engine, cache, settings, library, self.resolver, self.counts)
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._counts_lock:
+            self.counts[name] += n
 
     # -- entry points ------------------------------------------------------------------------
     def handle(self, raw_input, job_id: str = "-", progress=None) -> dict:
@@ -66,7 +72,7 @@ class TTSService:
         MAX_RESPONSE_BYTES (the queue's dict output); else the door sends Done.data itself. forced_format:
         the only format this door sends (the WebSocket's raw PCM). Closing the iterator early abandons the job:
         nothing is cached."""
-        self.counts["jobs"] += 1
+        self._count("jobs")
         try:
             request = parse(raw_input, self.engine.capabilities(), self.settings.max_text_chars)
             if isinstance(request, ActionRequest):
@@ -81,7 +87,7 @@ class TTSService:
                                            f"{forced_format!r}")
             yield from self._synthesize(request, job_id, progress, stream, deliver)
         except Exception as e:  # noqa: BLE001 - every failure ends here: counted, logged, answered
-            self.counts["failed"] += 1
+            self._count("failed")
             yield self._failure(e, job_id)
 
     def _failure(self, e: Exception, job_id: str) -> Failed:
@@ -121,7 +127,7 @@ class TTSService:
         entry = self._cached(key) if r.cache else None
         first_audio_ms = None
         if entry is not None:
-            self.counts["cache_hits"] += 1
+            self._count("cache_hits")
             data, meta, timings = entry.data, entry.meta, {}
             if stream:
                 first_audio_ms = _ms(t0)
@@ -225,7 +231,7 @@ class TTSService:
             data, samples = out.finish()
         except BaseException as err:
             out.abort()
-            if isinstance(err, (PromptTooLong, VoiceNotInstalled)):
+            if isinstance(err, (PromptTooLong, PromptTooLarge, VoiceNotInstalled)):
                 raise request_error(err, r, c, first_chunk=chunks_done == 0) from None
             raise
         if samples == 0:
@@ -235,8 +241,8 @@ class TTSService:
         if stream and (rest := out.take()):
             yield rest
         timings["encode_wait_ms"] = _ms(t)  # encoding overlaps synthesis: this is what is left after it
-        self.counts["synthesized"] += 1
-        self.counts["chunks_synthesized"] += chunks_done
+        self._count("synthesized")
+        self._count("chunks_synthesized", chunks_done)
         made.data, made.timings = data, timings
         made.meta = {"duration_ms": audio.duration_ms(samples, r.sample_rate), "chunks_processed": chunks_done}
 
@@ -249,7 +255,7 @@ class _Made:
     timings: dict = field(default_factory=dict)
 
 
-def request_error(e: PromptTooLong | VoiceNotInstalled, r: SynthesisRequest, c: Conditioning,
+def request_error(e: PromptTooLong | PromptTooLarge | VoiceNotInstalled, r: SynthesisRequest, c: Conditioning,
                   first_chunk: bool) -> InputError:
     """An engine's complaint, as an error naming the request field to change."""
     if isinstance(e, VoiceNotInstalled):
@@ -263,6 +269,10 @@ def request_error(e: PromptTooLong | VoiceNotInstalled, r: SynthesisRequest, c: 
         field = "voice" if r.voice else "reference_audio"
     else:
         field = "text"
+    if isinstance(e, PromptTooLarge):
+        return InputError(field, f"the prompt (reference {ref_s:.1f} s, context {context_s:.1f} s, text) of "
+                                 f"{e.prompt_positions} positions did not fit in GPU memory beside the {e.running} "
+                                 "requests running; shorten the context or the reference audio, or retry")
     return InputError(field, f"the prompt (reference {ref_s:.1f} s, context {context_s:.1f} s, text) takes "
                              f"{e.prompt_positions} of the model's {e.max_positions} positions, leaving "
                              f"{e.room_s:.1f} s of audio for text that needs about {e.needed_s:.1f} s; "

@@ -74,6 +74,7 @@ class Engine(Protocol):
     max_chunk_chars: int      # text is cut into chunks of at most this many characters
     max_chars_per_second: float  # faster than this it never speaks (at speed 1): bounds a result's size
     pause_ms: int             # silence between the pieces synthesize() yields, when joined
+    max_concurrency: int      # jobs it serves well at once (synthesize() is called from that many threads)
     # Which of FEATURES this engine honours: "context", "cloning" (reference audio and stored voices),
     # "sampling" (temperature, top_k; then default_temperature and default_top_k are set).
     features: frozenset[str]

@@ -6,9 +6,10 @@ snapshot into a directory). bf16 on CUDA, float32 on CPU. Each chunk of text is 
 carries through a long answer.
 
 Generation runs our own frame loop (csm_loop.py: static caches, sampling on the device, no host sync inside a
-frame; on CUDA replayed as a CUDA graph) and decodes audio as frames arrive (csm_decode.py): the first piece
-after 3 frames (240 ms of audio), then one every 4. CSM_LOOP=generate selects transformers' generate() instead,
-the reference path (one piece per chunk, after the whole chunk)."""
+frame; on CUDA replayed as a CUDA graph) for up to CSM_BATCH requests at once (csm_batch.py: continuous
+batching), and decodes audio as frames arrive (csm_decode.py): the first piece after 3 frames (240 ms of audio),
+then one every 4. CSM_LOOP=generate selects transformers' generate() instead, the reference path (one request at
+a time, one piece per chunk, after the whole chunk)."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +17,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator
 
@@ -23,7 +25,7 @@ import numpy as np
 
 from tts.config import Settings
 from tts.engines.base import Capabilities, Piece, VoiceInfo
-from tts.engines.csm_decode import StreamingDecoder
+from tts.engines.csm_batch import Batcher
 from tts.engines.csm_loop import CudaGraphStep, FrameLoop
 from tts.errors import PromptTooLong, WorkerPoisoned
 from tts.request import NO_CONDITIONING, Conditioning, SynthesisRequest
@@ -34,14 +36,6 @@ FRAME_MS = 80                 # Mimi: 12.5 frames per second
 EST_MS_PER_CHAR = 100         # generous frame budget: slow speech is ~10 characters a second
 EST_EXTRA_MS = 1000
 MIN_MS_PER_CHAR = 55          # fast speech (~18 characters a second): below this budget, words get cut
-FIRST_PIECE_FRAMES = 3        # the first audio leaves after this many frames (240 ms of audio)
-PIECE_FRAMES = 4              # then a piece every this many frames: the host looks at the device only then
-
-
-def piece_ends(frames: int) -> list[int]:
-    """After how many frames of a `frames`-frame budget each piece is decoded: 3, 7, 11, ..., frames."""
-    ends = list(range(FIRST_PIECE_FRAMES, frames, PIECE_FRAMES))
-    return [*ends, frames] if frames > 0 else []
 
 
 def _device(choice: str) -> str:
@@ -159,8 +153,12 @@ class CsmEngine:
         self.cuda_graphs = self.path == "loop" and settings.csm_cuda_graphs and self.device.startswith("cuda")
         self.compiled = settings.csm_compile and (self.path == "loop" or self.device.startswith("cuda"))
         self.loop: FrameLoop | None = None
+        self.batcher: Batcher | None = None
+        self._generate_lock = threading.Lock()
+        slots = settings.csm_batch or (8 if self.device.startswith("cuda") else 4)
+        self.max_concurrency = slots if self.path == "loop" else 1
         if self.path == "loop":
-            self.loop = FrameLoop(self.model, slots=1)
+            self.loop = FrameLoop(self.model, slots=slots)
             step = self.loop.step_fn
             if self.compiled:
                 step = torch.compile(step, fullgraph=True, dynamic=False)
@@ -178,12 +176,18 @@ class CsmEngine:
     def _warm_up(self) -> None:
         t = time.perf_counter()
         if self.loop is not None:
+            from tts.engines.csm_batch import buckets
+
+            rows = buckets(self.loop.slots)
             if self.cuda_graphs:
-                self.loop.run.capture(self.loop.slots)  # while no slot is active: warm-up steps change nothing
+                for n in rows:  # while no slot is active: the warm-up steps of a capture change nothing
+                    self.loop.run.capture(n)
             capture_s = time.perf_counter() - t
+            self.batcher = Batcher(self, self.loop)
             pieces = list(self.stream(self.prompt([], 0, "Warm up."), frames=8, seed=0, temperature=0.9, top_k=50))
-            log.info("csm warm-up: frame loop on %s in %.1f s (CUDA graphs %s, compiled %s; capture %.1f s), %d pieces",
-                     self.device, time.perf_counter() - t, self.cuda_graphs, self.compiled, capture_s, len(pieces))
+            log.info("csm warm-up: frame loop on %s, %d slots, in %.1f s (CUDA graphs %s for rows %s, compiled %s; "
+                     "capture %.1f s), %d pieces", self.device, self.loop.slots, time.perf_counter() - t,
+                     self.cuda_graphs, rows, self.compiled, capture_s, len(pieces))
             return
         runs = 3 if self.compiled else 1  # compiled graphs settle after a couple of calls
         for _ in range(runs):
@@ -219,28 +223,9 @@ class CsmEngine:
 
     def stream(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
                deadline: float | None = None) -> Iterator[Piece]:
-        """Up to `frames` frames through the frame loop, as audio pieces while they are generated; the last piece
-        ends the segment. Stops early at the end-of-audio frame, or without a last piece once `deadline`
-        (time.monotonic()) passes."""
-        torch, loop = self._torch, self.loop
-        decoder = StreamingDecoder(self.model.codec_model)
-        try:
-            loop.prefill(0, self.embed(inputs), seed, temperature, top_k)
-            done = 0
-            for end in piece_ends(frames):
-                for _ in range(end - done):
-                    loop.step()
-                codes = loop.codes(0, done, end)       # the one host sync per piece
-                stop = _end_of_audio(codes, self.eos)
-                finished = stop is not None or end == frames
-                yield Piece(decoder.push(codes[:stop]), ends_segment=finished)
-                done = end
-                if finished or (deadline is not None and time.monotonic() > deadline):
-                    return
-        except torch.OutOfMemoryError as e:
-            raise self._poisoned(e, frames, inputs) from e
-        finally:
-            loop.release(0)
+        """Up to `frames` frames through the frame loop, batched with whatever else is running, as audio pieces
+        while they are generated; the last piece ends the segment. Stops early at the end-of-audio frame."""
+        yield from self.batcher.generate(inputs, frames, seed, temperature, top_k, deadline)
 
     def embed(self, inputs):
         """The prompt's input embeddings: text tokens, and context audio encoded by the codec."""
@@ -280,6 +265,10 @@ class CsmEngine:
                  streamer=None, deadline: float | None = None) -> np.ndarray:
         """transformers' generate() (the reference path): up to `frames` frames of audio for the prompt, all at
         once; empty if `deadline` (time.monotonic()) passes first."""
+        with self._generate_lock:  # generate() seeds the global RNG and is not safe on two threads at once
+            return self._generate(inputs, frames, seed, temperature, top_k, streamer, deadline)
+
+    def _generate(self, inputs, frames, seed, temperature, top_k, streamer, deadline) -> np.ndarray:
         torch = self._torch
         torch.manual_seed(seed)
         inputs = inputs.to(self.device)
@@ -299,10 +288,3 @@ class CsmEngine:
         except torch.OutOfMemoryError as e:
             raise self._poisoned(e, frames, inputs) from e
         return audio[0].to(torch.float32).cpu().numpy()
-
-
-def _end_of_audio(codes, eos: int) -> int | None:
-    """The index of the first end-of-audio frame in (frames, codebooks) codes, or None. As in transformers'
-    generate(): every codebook but the last is the end-of-audio token."""
-    hits = (codes[:, :-1] == eos).all(-1).nonzero()
-    return int(hits[0, 0]) if len(hits) else None

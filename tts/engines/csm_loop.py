@@ -199,8 +199,15 @@ class FrameLoop:
     # -- reading results (host side: these sync) ------------------------------------------------------
     def codes(self, slot: int, start: int, stop: int) -> torch.Tensor:
         """Frames start .. stop - 1 of `slot` as a (frames, codebooks) CPU tensor; at most HISTORY back."""
-        index = torch.arange(start, stop) % HISTORY
-        return self.state.history[slot, index.to(self.device)].cpu()
+        return self.codes_many([(slot, start, stop)])[0]
+
+    def codes_many(self, reads: list[tuple[int, int, int]]) -> list[torch.Tensor]:
+        """For each (slot, start, stop), that slot's frames start .. stop - 1: one gather, one copy to the host."""
+        slots = [slot for slot, start, stop in reads for _ in range(start, stop)]
+        frames = [f % HISTORY for _, start, stop in reads for f in range(start, stop)]
+        index = torch.tensor([slots, frames], dtype=torch.long).to(self.device)
+        rows = self.state.history[index[0], index[1]].cpu()
+        return list(rows.split([stop - start for _, start, stop in reads]))
 
 
 class CudaGraphStep:

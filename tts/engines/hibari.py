@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator
 
 import numpy as np
 
-from tts.config import Settings
+from tts.config import Settings, free_cores
 from tts.engines.base import Capabilities, Piece, VoiceInfo
 from tts.errors import VoiceNotInstalled
 from tts.request import NO_CONDITIONING, Conditioning, SynthesisRequest
@@ -56,6 +57,9 @@ class HibariEngine:
         self._models: dict[str, object] = {}
         self._g2p: dict[bool, object] = {}
         self._capabilities: tuple[object, Capabilities] | None = None
+        self._loading = threading.Lock()
+        # Jobs run on threads of their own and share the sessions: onnxruntime runs them in parallel.
+        self.max_concurrency = free_cores()
         self._load(DEFAULT)("Warm up.", seed=0)  # loads the G2P tables and the ONNX session
 
     def _voice_file(self, name: str) -> str | None:
@@ -68,6 +72,10 @@ class HibariEngine:
         model = self._models.get(name)
         if model is not None:
             return model
+        with self._loading:  # two jobs asking for a new voice at once load it once
+            return self._models.get(name) or self._load_new(name)
+
+    def _load_new(self, name: str):
         from hibari import Hibari
 
         path = self._voice_file(name)

@@ -1,0 +1,140 @@
+"""Continuous batching of CSM requests (tts/engines/csm_batch.py) on the tiny random model: a request's codes do not
+depend on its batch mates, requests join and leave at frame boundaries, and one request's failure is its own."""
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from cache import AudioCache
+from tests.helpers import joined, make_settings
+from tests.test_csm_loop import PROMPTS, embeds, prompt
+from tools.tiny_csm import build_tiny_csm
+from tts.engines.csm_loop import FrameLoop
+from tts.service import TTSService
+
+FRAMES = 20
+TEXTS = ["One.", "Two words.", "A few more words.", "Now a longer sentence to say.", "Short.", "Medium length text.",
+         "The seventh request of eight.", "And the last."]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from transformers import AutoProcessor, CsmForConditionalGeneration
+
+    path = build_tiny_csm(str(tmp_path_factory.mktemp("tiny-csm")))
+    return CsmForConditionalGeneration.from_pretrained(path).eval(), AutoProcessor.from_pretrained(path)
+
+
+@pytest.fixture(scope="module")
+def engine4(tmp_path_factory):
+    from tts.engines import load_engine
+
+    path = build_tiny_csm(str(tmp_path_factory.mktemp("tiny-csm-batch")))
+    return load_engine("csm", make_settings(model_id=path, device="cpu", csm_batch=4))
+
+
+def solo(model, inputs, greedy=True, seed=0):
+    loop = FrameLoop(model, greedy=greedy)
+    loop.prefill(0, embeds(model, inputs), seed, 0.9, 50)
+    out = []
+    for f in range(FRAMES):
+        loop.step()
+        out.append(loop.codes(0, f, f + 1))
+    return torch.cat(out)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 4, 8])
+def test_greedy_codes_in_a_batch_equal_the_codes_alone(tiny, batch):
+    model, processor = tiny
+    requests = [prompt(processor, [("0", "Hello there.", PROMPTS["context audio"][0][2]), (str(i % 10), t, None)])
+                if i % 3 == 1 else prompt(processor, [(str(i % 10), t, None)]) for i, t in enumerate(TEXTS[:batch])]
+    want = [solo(model, r) for r in requests]
+    loop = FrameLoop(model, slots=batch, greedy=True)
+    got: list[list] = [[] for _ in requests]
+    joined_at = [2 * i for i in range(batch)]  # each joins two steps after the one before: at a frame boundary
+    step = 0
+    while any(len(g) < FRAMES for g in got):
+        for i, r in enumerate(requests):
+            if joined_at[i] == step:
+                loop.prefill(i, embeds(model, r), 0, 0.9, 50)
+        loop.step(batch)
+        step += 1
+        for i in range(batch):
+            if joined_at[i] < step and len(got[i]) < FRAMES:
+                got[i].append(loop.codes(i, len(got[i]), len(got[i]) + 1))
+                if len(got[i]) == FRAMES:
+                    loop.release(i)  # it leaves; the others go on
+    for i in range(batch):
+        assert torch.equal(torch.cat(got[i]), want[i]), f"request {i} in a batch of {batch}"
+
+
+def test_concurrent_requests_batch_and_each_sounds_as_it_would_alone(engine4):
+    eng = engine4
+    inputs = [eng.prompt([], i, t) for i, t in enumerate(TEXTS[:4])]
+    alone = [joined(eng.stream(x, FRAMES, seed=i, temperature=0.9, top_k=50)) for i, x in enumerate(inputs)]
+    eng.batcher.peak_batch = 0
+    together: list = [None] * 4
+    start = threading.Barrier(4)
+
+    def run(i):
+        start.wait()
+        together[i] = joined(eng.stream(inputs[i], FRAMES, seed=i, temperature=0.9, top_k=50))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert eng.batcher.peak_batch > 1  # they really shared frame steps
+    for i in range(4):
+        assert np.array_equal(together[i], alone[i]), f"request {i}"
+    assert eng.batcher.busy == 0
+
+
+def test_a_failing_request_fails_alone_and_a_dropped_one_frees_its_slot(engine4, monkeypatch):
+    eng = engine4
+    real_embed = eng.embed
+    bad = eng.prompt([], 0, "This one breaks.")
+
+    def embed(inputs):
+        if inputs is bad:
+            raise RuntimeError("a broken prompt")
+        return real_embed(inputs)
+
+    monkeypatch.setattr(eng, "embed", embed)
+    good_inputs = eng.prompt([], 1, "This one is fine.")
+    results = {}
+
+    def good():
+        results["good"] = joined(eng.stream(good_inputs, FRAMES, seed=1, temperature=0.9, top_k=50))
+
+    t = threading.Thread(target=good)
+    t.start()
+    with pytest.raises(RuntimeError, match="a broken prompt"):
+        list(eng.stream(bad, FRAMES, seed=0, temperature=0.9, top_k=50))
+    t.join(60)
+    assert len(results["good"]) == FRAMES * 1920
+    stream = eng.stream(good_inputs, 200, seed=2, temperature=0.9, top_k=50)
+    next(stream)
+    stream.close()  # the consumer went away after the first piece
+    deadline = time.monotonic() + 10
+    while eng.batcher.busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert eng.batcher.busy == 0
+
+
+def test_jobs_on_several_threads_batch_through_the_service(engine4, tmp_path):
+    svc = TTSService(engine4, AudioCache(str(tmp_path / "c"), 0), make_settings())
+    requests = [{"text": t, "seed": i, "format": "wav", "cache": False} for i, t in enumerate(TEXTS[:4])]
+    alone = [svc.handle(r)["audio_base64"] for r in requests]
+    results: list = [None] * 4
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, svc.handle(requests[i])))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert [r["audio_base64"] for r in results] == alone
+    assert svc.counts["jobs"] == 8 and svc.counts["synthesized"] == 8
