@@ -138,3 +138,38 @@ def test_jobs_on_several_threads_batch_through_the_service(engine4, tmp_path):
         t.join(120)
     assert [r["audio_base64"] for r in results] == alone
     assert svc.counts["jobs"] == 8 and svc.counts["synthesized"] == 8
+
+
+def test_concurrent_websocket_clients_share_frame_steps(engine4, tmp_path):
+    import json
+
+    from websockets.sync.client import connect
+
+    from tests.test_http import server
+    from tts.http_app import Backend
+
+    backend = Backend(make_settings())
+    backend.ready(TTSService(engine4, AudioCache(str(tmp_path / "c"), 0), backend.settings))
+    assert backend.runner.threads == 4  # the engine's batch capacity
+    engine4.batcher.peak_batch = 0
+    results: list = [None] * 3
+    start = threading.Barrier(3)
+
+    def client(i):
+        with connect(f"ws://127.0.0.1:{port}/ws/generate") as ws:
+            start.wait()
+            ws.send(json.dumps({"text": TEXTS[i], "speaker_id": i, "cache": False}))
+            frames = []
+            while isinstance(message := ws.recv(timeout=60), bytes):
+                frames.append(message)
+            results[i] = (b"".join(frames), json.loads(message))
+
+    with server(backend) as port:
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert engine4.batcher.peak_batch >= 2
+    for pcm, done in results:
+        assert done["done"] and len(pcm) == done["size_bytes"] > 0

@@ -73,7 +73,7 @@ def gated(engine):
 
 @pytest.fixture
 def app(gated, tmp_path):
-    backend = Backend(make_settings(max_queue=0))
+    backend = Backend(make_settings(max_queue=0, max_concurrency=1))
     backend.ready(TTSService(gated, AudioCache(str(tmp_path / "cache"), 0), backend.settings))
     with server(backend) as port:
         yield port, backend

@@ -239,3 +239,19 @@ def test_a_cache_entry_with_unusable_metadata_is_regenerated(service):
     again = service.handle({"text": SENTENCE, "format": "mp3"})
     assert again["cache_hit"] is False and again["audio_base64"] == first["audio_base64"]
     assert service.handle({"text": SENTENCE, "format": "mp3"})["cache_hit"] is True
+
+
+def test_hibari_jobs_on_several_threads_give_the_bytes_they_give_alone(service):
+    import threading
+
+    requests = [{"text": f"Request number {i} runs beside the others.", "format": "mp3", "seed": i, "cache": False}
+                for i in range(6)]
+    alone = [service.handle(r)["audio_base64"] for r in requests]
+    results: list = [None] * len(requests)
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, service.handle(requests[i])))
+               for i in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [r["audio_base64"] for r in results] == alone
