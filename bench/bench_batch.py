@@ -109,9 +109,9 @@ def main() -> None:
     import torch
 
     from tts.config import free_cores
-    from tts.engines.csm import _device
+    from tts.engines.csm import resolve_device
 
-    device = _device(args.device)
+    device = resolve_device(args.device)
     cuda = device.startswith("cuda")
     report = {"device": torch.cuda.get_device_name() if cuda else "cpu", "free_cores": free_cores(),
               "torch_threads": torch.get_num_threads()}

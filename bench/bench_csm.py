@@ -164,9 +164,9 @@ def main() -> None:
 
     import torch
 
-    from tts.engines.csm import _device
+    from tts.engines.csm import resolve_device
 
-    device = _device(args.device)
+    device = resolve_device(args.device)
     cuda = device.startswith("cuda")
     frames = args.frames or (125 if cuda else 25)
     now = Sync(device)

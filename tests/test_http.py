@@ -120,6 +120,21 @@ def test_generate_answers_like_the_queue_handler(app):
     assert resp.status == 200 and json.loads(body)["engine"] == "hibari"
 
 
+def test_an_unexpected_failure_is_500_and_logged_and_the_server_lives_on(app, gated, caplog):
+    port, _ = app
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the engine")
+        yield  # a generator, as engines are
+
+    gated.synthesize = broken
+    resp, body = request(port, "POST", "/generate", {"text": "This breaks."})
+    assert resp.status == 500 and json.loads(body)["error"].startswith("internal: RuntimeError: a bug in the engine")
+    assert "failed unexpectedly" in caplog.text and "a bug in the engine" in caplog.text
+    del gated.synthesize
+    assert request(port, "POST", "/generate", {"text": "Fine again."})[0].status == 200
+
+
 def test_oversize_bodies_are_413(engine, tmp_path):
     backend = Backend(make_settings(max_request_bytes=2048))
     backend.ready(TTSService(engine, AudioCache(str(tmp_path), 0), backend.settings))

@@ -38,7 +38,8 @@ EST_EXTRA_MS = 1000
 MIN_MS_PER_CHAR = 55          # fast speech (~18 characters a second): below this budget, words get cut
 
 
-def _device(choice: str) -> str:
+def resolve_device(choice: str) -> str:
+    """DEVICE (auto, cpu, cuda, cuda:N, mps) -> the device to load on; auto is CUDA when one is visible."""
     import torch
 
     if choice in ("", "auto"):
@@ -130,7 +131,7 @@ class CsmEngine:
         self._torch = torch
         self.model_id = settings.model_id if model is None else "in-memory"
         revision, token = settings.model_revision, settings.hf_token
-        self.device = _device(settings.device)
+        self.device = resolve_device(settings.device)
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         if model is None:
             try:
