@@ -173,3 +173,16 @@ def test_concurrent_websocket_clients_share_frame_steps(engine4, tmp_path):
     assert engine4.batcher.peak_batch >= 2
     for pcm, done in results:
         assert done["done"] and len(pcm) == done["size_bytes"] > 0
+
+
+def test_a_request_that_waits_past_its_deadline_for_a_slot_times_out(tmp_path):
+    from tts.engines import load_engine
+    from tts.errors import TimedOut
+
+    eng = load_engine("csm", make_settings(model_id=build_tiny_csm(str(tmp_path / "m")), device="cpu", csm_batch=1))
+    busy = eng.stream(eng.prompt([], 0, "I hold the only slot."), 400, seed=0, temperature=0.9, top_k=50)
+    next(busy)  # running, in the one slot
+    with pytest.raises(TimedOut, match="waited past its budget"):
+        list(eng.stream(eng.prompt([], 1, "Me too."), 20, 1, 0.9, 50, deadline=time.monotonic() + 0.2))
+    busy.close()
+    assert len(joined(eng.stream(eng.prompt([], 1, "Now me."), 5, 1, 0.9, 50))) == 5 * 1920

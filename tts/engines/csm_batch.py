@@ -98,26 +98,34 @@ class Batcher:
     # -- the batch thread ------------------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            if not self.busy:
-                self._admit(self._inbox.get())  # idle: wait for work
-            self._admit_waiting()
-            self._drop_cancelled()
-            if not self.busy:
-                continue
-            rows = next(b for b in self.buckets if b > max(i for i, r in enumerate(self._slots) if r is not None))
-            self.peak_batch = max(self.peak_batch, self.busy)
             try:
-                self.loop.step(rows)
-            except Exception as e:  # noqa: BLE001 - the shared step failed: every request in it ends
+                self._turn()
+            except Exception as e:  # noqa: BLE001 - a bug here must not leave every later request waiting forever
+                log.exception("csm batch loop failed; its requests end")
                 self._fail_all(e)
-                continue
-            self.steps += 1
-            for r in self._slots:
-                if r is not None:
-                    r.made += 1
-            due = [r for r in self._slots if r is not None and self._due(r)]
-            if due:
-                self._hand_over(due)
+
+    def _turn(self) -> None:
+        """Admit what waits, run one frame step for every busy slot, hand over the pieces that are due."""
+        if not self.busy:
+            self._admit(self._inbox.get())  # idle: wait for work
+        self._admit_waiting()
+        self._drop_cancelled()
+        if not self.busy:
+            return
+        rows = next(b for b in self.buckets if b > max(i for i, r in enumerate(self._slots) if r is not None))
+        self.peak_batch = max(self.peak_batch, self.busy)
+        try:
+            self.loop.step(rows)
+        except Exception as e:  # noqa: BLE001 - the shared step failed: every request in it ends
+            self._fail_all(e)
+            return
+        self.steps += 1
+        for r in self._slots:
+            if r is not None:
+                r.made += 1
+        due = [r for r in self._slots if r is not None and self._due(r)]
+        if due:
+            self._hand_over(due)
 
     def _admit_waiting(self) -> None:
         while None in self._slots:
