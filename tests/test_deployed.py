@@ -21,6 +21,26 @@ LONG_TEXT = " ".join(f"This is sentence number {i}, which the worker reads as pa
                      for i in range(14))  # about 1100 characters: three chunks for hibari
 
 
+def run_deployed(queue, tmp_path, **env) -> str:
+    """The worker in deployed mode against `queue` (a JobQueue stand-in) until the queue says it is done; its log."""
+    with serve(queue) as base, open(tmp_path / "worker.log", "w") as log:
+        env = worker_env(tmp_path, RUNPOD_WEBHOOK_GET_JOB=f"{base}/job-take/$ID?gpu=none",
+                         RUNPOD_WEBHOOK_POST_OUTPUT=f"{base}/job-done/$RUNPOD_POD_ID/$ID?gpu=none",
+                         RUNPOD_POD_ID="test-pod", RUNPOD_SKIP_GPU_CHECK="true",
+                         **{k: v.replace("{base}", base) for k, v in env.items()})
+        worker = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        try:
+            finished = queue.done.wait(timeout=120)
+            time.sleep(0.5)  # let a late progress post land before we look
+        finally:
+            worker.terminate()
+            worker.wait(timeout=20)
+    logs = (tmp_path / "worker.log").read_text()
+    assert finished, logs[-3000:]
+    return logs
+
+
 class JobQueue(QuietHandler):
     jobs: list = []
     posts: list = []
@@ -53,21 +73,7 @@ def test_deployed_worker_takes_jobs_reports_progress_and_posts_results(tmp_path)
                      {"id": "job-bad", "input": {"text": "Hi", "speed": 9}}]
     JobQueue.posts = []
     JobQueue.done.clear()
-    log_path = tmp_path / "worker.log"
-    with serve(JobQueue) as base, open(log_path, "w") as log:
-        env = worker_env(tmp_path, RUNPOD_WEBHOOK_GET_JOB=f"{base}/job-take/$ID?gpu=none",
-                         RUNPOD_WEBHOOK_POST_OUTPUT=f"{base}/job-done/$RUNPOD_POD_ID/$ID?gpu=none",
-                         RUNPOD_POD_ID="test-pod", RUNPOD_SKIP_GPU_CHECK="true")
-        worker = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)
-        try:
-            finished = JobQueue.done.wait(timeout=120)
-            time.sleep(0.5)  # let a late progress post land before we look
-        finally:
-            worker.terminate()
-            worker.wait(timeout=20)
-    logs = log_path.read_text()
-    assert finished, logs[-3000:]
+    logs = run_deployed(JobQueue, tmp_path)
     results = {job: body for job, body in JobQueue.posts if body.get("status") != "IN_PROGRESS"}
     progress = [body["output"] for job, body in JobQueue.posts if body.get("status") == "IN_PROGRESS"]
 
@@ -98,19 +104,8 @@ def test_deployed_stream_mode_posts_items_as_made_and_fails_jobs_on_an_error_ite
                         {"id": "job-bad", "input": {"text": "Hi", "speed": 9}}]
     StreamQueue.posts, StreamQueue.streams = [], []
     StreamQueue.done.clear()
-    with serve(StreamQueue) as base, open(tmp_path / "worker.log", "w") as log:
-        env = worker_env(tmp_path, RUNPOD_WEBHOOK_GET_JOB=f"{base}/job-take/$ID?gpu=none",
-                         RUNPOD_WEBHOOK_POST_OUTPUT=f"{base}/job-done/$RUNPOD_POD_ID/$ID?gpu=none",
-                         RUNPOD_WEBHOOK_POST_STREAM=f"{base}/job-stream/$RUNPOD_POD_ID/$ID?gpu=none",
-                         RUNPOD_POD_ID="test-pod", RUNPOD_SKIP_GPU_CHECK="true", HANDLER_MODE="stream")
-        worker = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)
-        try:
-            finished = StreamQueue.done.wait(timeout=120)
-        finally:
-            worker.terminate()
-            worker.wait(timeout=20)
-    assert finished, (tmp_path / "worker.log").read_text()[-3000:]
+    run_deployed(StreamQueue, tmp_path, RUNPOD_WEBHOOK_POST_STREAM="{base}/job-stream/$RUNPOD_POD_ID/$ID?gpu=none",
+                 HANDLER_MODE="stream")
     items = [body["output"] for job, body in StreamQueue.streams if job == "job-stream"]
     assert len(items) > 3 and items[-1]["done"] is True and items[-1]["chunks_processed"] == 3
     data = b"".join(base64.b64decode(item["audio_base64"]) for item in items)
@@ -148,20 +143,8 @@ def test_deployed_jobs_run_concurrently_and_the_loop_keeps_fetching_and_beating(
                       {"id": "job-short", "input": {"text": "A short job beside the long one."}}]
     BusyQueue.posts, BusyQueue.pings, BusyQueue.takes, BusyQueue.finals = [], [], [], {}
     BusyQueue.done.clear()
-    with serve(BusyQueue) as base, open(tmp_path / "worker.log", "w") as log:
-        env = worker_env(tmp_path, RUNPOD_WEBHOOK_GET_JOB=f"{base}/job-take/$ID?gpu=none",
-                         RUNPOD_WEBHOOK_POST_OUTPUT=f"{base}/job-done/$RUNPOD_POD_ID/$ID?gpu=none",
-                         RUNPOD_WEBHOOK_PING=f"{base}/ping/$RUNPOD_POD_ID", RUNPOD_PING_INTERVAL="1000",
-                         RUNPOD_AI_API_KEY="loopback-only", RUNPOD_POD_ID="test-pod", RUNPOD_SKIP_GPU_CHECK="true",
-                         MAX_CONCURRENCY="2")
-        worker = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp_path, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)
-        try:
-            finished = BusyQueue.done.wait(timeout=120)
-        finally:
-            worker.terminate()
-            worker.wait(timeout=20)
-    assert finished, (tmp_path / "worker.log").read_text()[-3000:]
+    run_deployed(BusyQueue, tmp_path, RUNPOD_WEBHOOK_PING="{base}/ping/$RUNPOD_POD_ID", RUNPOD_PING_INTERVAL="1000",
+                 RUNPOD_AI_API_KEY="loopback-only", MAX_CONCURRENCY="2")
     long_started = BusyQueue.takes[0]
     assert BusyQueue.finals["job-short"] < BusyQueue.finals["job-long"]  # it ran beside the long job
     during = [t for t in BusyQueue.takes if long_started < t < BusyQueue.finals["job-long"]]

@@ -143,43 +143,40 @@ def create_app(backend: Backend, health_only: bool = False) -> FastAPI:
     body_schema = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
         {"$ref": f"#/components/schemas/{name}"} for name in _REQUEST_MODELS]}}}}}
 
-    @app.post("/generate", openapi_extra=body_schema)
-    async def generate(request: Request) -> Response:
-        """The queue's `input` object (or {"input": ...}) -> the queue's output: audio as base64 or a URL."""
+    async def whole(request: Request, **run) -> Done | Response:
+        """The job's Done, or the response that answers it instead (bad body, busy, failed)."""
         raw = await _read_json(request, settings.max_request_bytes)
         if isinstance(raw, Response):
             return raw
-        ticket = backend.submit(raw)
+        ticket = backend.submit(raw, **run)
         if isinstance(ticket, Response):
             return ticket
         async for event in ticket:
             if isinstance(event, Failed):
                 return backend.failed(event)
             if isinstance(event, Done):
-                return JSONResponse(event.result)
+                return event
         return JSONResponse({"error": "internal: the job ended without a result"}, 500)
+
+    @app.post("/generate", openapi_extra=body_schema)
+    async def generate(request: Request) -> Response:
+        """The queue's `input` object (or {"input": ...}) -> the queue's output: audio as base64 or a URL."""
+        done = await whole(request)
+        return done if isinstance(done, Response) else JSONResponse(done.result)
 
     @app.post("/generate/audio", openapi_extra=body_schema,
               responses={200: {"content": {"audio/*": {}}, "description": "the audio file"}})
     async def generate_audio(request: Request) -> Response:
         """-> the audio file, with X-Cache-Hit, X-Cache-Key, X-Duration-Ms, X-Sample-Rate headers."""
-        raw = await _read_json(request, settings.max_request_bytes)
-        if isinstance(raw, Response):
-            return raw
-        ticket = backend.submit(raw, deliver=False)
-        if isinstance(ticket, Response):
-            return ticket
-        async for event in ticket:
-            if isinstance(event, Failed):
-                return backend.failed(event)
-            if isinstance(event, Done):
-                if event.action:
-                    return JSONResponse(event.result)
-                r = event.result
-                return Response(event.data, media_type=r["mimetype"], headers={
-                    "Content-Disposition": f'attachment; filename="{r["cache_key"][:16]}.{r["format"]}"',
-                    **_metadata_headers(r)})
-        return JSONResponse({"error": "internal: the job ended without a result"}, 500)
+        done = await whole(request, deliver=False)
+        if isinstance(done, Response):
+            return done
+        if done.action:
+            return JSONResponse(done.result)
+        r = done.result
+        return Response(done.data, media_type=r["mimetype"], headers={
+            "Content-Disposition": f'attachment; filename="{r["cache_key"][:16]}.{r["format"]}"',
+            **_metadata_headers(r)})
 
     @app.post("/generate/stream", openapi_extra=body_schema,
               responses={200: {"content": {"audio/*": {}}, "description": "the audio file, chunked as made"}})
