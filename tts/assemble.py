@@ -18,13 +18,11 @@ from tts.audio_stream import ByteStream, Sink
 MARGIN_MS = 60          # silence kept on each side of a seam, before the pause
 FADE_MS = 20            # fade-out where a length limit cuts speech, so the cut does not click
 OGG_PAGE_MS = 200.0     # an Ogg page at least this often: a stream's audio leaves in pieces of this length
-SILENCE_FRAME_MS = 10   # silence is judged per frame of this length
-SILENCE_DB = -45.0      # a frame whose RMS is below this (dBFS) is silent
 _DONE = object()
 
 
 class Assembler:
-    """Segments arrive as pieces (tts.engines.Piece); silence is judged on 10 ms frames counted from each segment's
+    """Segments arrive as pieces (tts.engines.Piece); silence is judged on frames counted from each segment's
     start, so how a segment was cut into pieces never changes the result. With `stream`, take() returns the bytes
     of the file that are final so far (tts.audio_stream), for sending while the rest is made."""
 
@@ -37,8 +35,7 @@ class Assembler:
         self.segments = 0                       # segments started
         self._emitted = 0                       # native-rate samples sent to the encoder
         self._tail = np.zeros(0, np.float32)    # the last segment's trailing silence, kept if it stays last
-        self._frame = max(1, native_rate * SILENCE_FRAME_MS // 1000)
-        self._loud_level = 10 ** (SILENCE_DB / 20)
+        self._frame = audio.frame_samples(native_rate)   # silence is judged per frame (tts.audio)
         self._reset_segment()
         self._encoder = _Encoder(native_rate, out_rate, fmt)
         self._stream = ByteStream(self._encoder.sink, fmt, out_rate) if stream else None
@@ -103,14 +100,12 @@ class Assembler:
         self._encoder.close(discard=True)
 
     def _judge(self) -> None:
-        """Judge the whole frames that arrived since the last call: loud if their RMS is over the threshold."""
+        """Judge the whole frames that arrived since the last call."""
         whole = self._seen // self._frame * self._frame
         if whole <= self._judged:
             return
-        block = self._pending[self._judged - self._pending_at: whole - self._pending_at]
-        frames = block.reshape(-1, self._frame)
-        rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
-        loud = np.flatnonzero(rms > self._loud_level)
+        loud = audio.loud_frames(self._pending[self._judged - self._pending_at: whole - self._pending_at],
+                                 self._frame)
         if loud.size:
             if self._first_loud is None:
                 self._first_loud = self._judged + int(loud[0]) * self._frame

@@ -30,15 +30,29 @@ FORMATS: dict[str, Format] = {
 }
 
 
-def silence_edges(audio: np.ndarray, sample_rate: int, threshold_db: float = -45.0,
-                  frame_ms: int = 10) -> tuple[int, int]:
-    """(first, last) sample bounds of the non-silent part (RMS per frame above threshold_db dBFS)."""
-    frame = max(1, sample_rate * frame_ms // 1000)
+SILENCE_FRAME_MS = 10   # silence is judged per frame of this length
+SILENCE_DB = -45.0      # a frame whose RMS is below this (dBFS) is silent
+
+
+def frame_samples(sample_rate: int, frame_ms: int = SILENCE_FRAME_MS) -> int:
+    return max(1, sample_rate * frame_ms // 1000)
+
+
+def loud_frames(audio: np.ndarray, frame: int, threshold_db: float = SILENCE_DB) -> np.ndarray:
+    """Indices of the whole `frame`-sample frames of `audio` whose RMS is above threshold_db dBFS (a partial last
+    frame is not judged)."""
     n = len(audio) // frame
-    if n == 0:
-        return 0, len(audio)
     rms = np.sqrt(np.mean(np.square(audio[: n * frame].reshape(n, frame), dtype=np.float64), axis=1))
-    loud = np.flatnonzero(rms > 10 ** (threshold_db / 20))
+    return np.flatnonzero(rms > 10 ** (threshold_db / 20))
+
+
+def silence_edges(audio: np.ndarray, sample_rate: int, threshold_db: float = SILENCE_DB,
+                  frame_ms: int = SILENCE_FRAME_MS) -> tuple[int, int]:
+    """(first, last) sample bounds of the non-silent part (RMS per frame above threshold_db dBFS)."""
+    frame = frame_samples(sample_rate, frame_ms)
+    if len(audio) < frame:
+        return 0, len(audio)
+    loud = loud_frames(audio, frame, threshold_db)
     if loud.size == 0:
         return 0, 0
     return int(loud[0]) * frame, min(len(audio), (int(loud[-1]) + 1) * frame)

@@ -177,7 +177,7 @@ class TTSService:
         log.info("job=%s engine=%s voice=%s chars=%d chunks=%d format=%s rate=%d cache=%s audio_ms=%d bytes=%d "
                  "output=%s %s", job_id, self.engine.name, r.voice, len(r.text), meta["chunks_processed"], r.format,
                  r.sample_rate, "hit" if entry else ("miss" if r.cache else "off"), meta["duration_ms"], len(data),
-                 output, " ".join(f"{k}={v:.1f}" for k, v in timings.items() if v is not None))
+                 output, " ".join(f"{k}={v:.1f}" for k, v in timings.items()))
         if self.settings.output_dir:
             delivery.save_local_copy(self.settings.output_dir, job_id, r.format, data)
         yield Done(result, data)
