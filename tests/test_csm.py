@@ -227,15 +227,23 @@ def test_long_text_is_chunked_and_every_chunk_is_generated(svc):
     assert full["chunks_processed"] == 2 and full["duration_ms"] > 10_000
 
 
-def test_the_job_budget_stops_generation_inside_a_chunk(csm, tmp_path):
+def test_the_job_budget_stops_generation_inside_a_chunk(csm, tmp_path, monkeypatch):
     import time
 
+    real_run = csm.loop.run
+
+    def slow_step(rows):  # a frame every 20 ms: the chunk's ~260-frame budget would take over 5 s
+        time.sleep(0.02)
+        real_run(rows)
+
+    monkeypatch.setattr(csm.loop, "run", slow_step)
     svc = csm_service(csm, tmp_path, max_job_seconds=1)
     text = "A long sentence that the tiny model would take several seconds to finish generating, frame by frame."
     t = time.monotonic()
     out = svc.handle({"text": text * 2, "cache": False})
     assert out["error"].startswith("timeout: the job ran past its 1 s budget (MAX_JOB_SECONDS) with 0 of 1")
-    assert time.monotonic() - t < 4  # generate() stopped at the deadline, not at the end of its frame budget
+    assert time.monotonic() - t < 3  # generation stopped at the deadline, not at the end of its frame budget
+    assert csm.batcher.busy == 0
 
 
 def test_engine_failures_that_poison_the_worker_ask_the_sdk_for_a_fresh_one(csm, tmp_path):

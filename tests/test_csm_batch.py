@@ -95,7 +95,7 @@ def test_concurrent_requests_batch_and_each_sounds_as_it_would_alone(engine4):
 
 def test_a_failing_request_fails_alone_and_a_dropped_one_frees_its_slot(engine4, monkeypatch):
     eng = engine4
-    real_embed = eng.embed
+    real_embed = eng.batcher.embed
     bad = eng.prompt([], 0, "This one breaks.")
 
     def embed(inputs):
@@ -103,7 +103,7 @@ def test_a_failing_request_fails_alone_and_a_dropped_one_frees_its_slot(engine4,
             raise RuntimeError("a broken prompt")
         return real_embed(inputs)
 
-    monkeypatch.setattr(eng, "embed", embed)
+    monkeypatch.setattr(eng.batcher, "embed", embed)
     good_inputs = eng.prompt([], 1, "This one is fine.")
     results = {}
 
@@ -186,3 +186,123 @@ def test_a_request_that_waits_past_its_deadline_for_a_slot_times_out(tmp_path):
         list(eng.stream(eng.prompt([], 1, "Me too."), 20, 1, 0.9, 50, deadline=time.monotonic() + 0.2))
     busy.close()
     assert len(joined(eng.stream(eng.prompt([], 1, "Now me."), 5, 1, 0.9, 50))) == 5 * 1920
+
+
+def test_a_request_that_uses_its_whole_position_budget_leaves_its_batch_mates_unharmed(tmp_path):
+    """The issue's repro on a small model: request A gets exactly the positions left after its prompt; B, beside
+    it, goes on after A ends (A's row was left at the last position + 1 and the next step wrote out of bounds)."""
+    from tts.engines import load_engine
+
+    eng = load_engine("csm", make_settings(model_id=build_tiny_csm(str(tmp_path / "m"), positions=160),
+                                           device="cpu", csm_batch=2))
+    try:
+        long_prompt = eng.prompt([], 0, "word " * 29)
+        room = 160 - long_prompt["input_ids"].shape[1]
+        assert 0 < room < 20
+        short = eng.prompt([], 1, "Short.")
+        alone = joined(eng.stream(short, room + 12, seed=4, temperature=0.9, top_k=50))
+        results = {}
+        started = threading.Event()
+
+        def a():
+            pieces = eng.stream(long_prompt, room, seed=3, temperature=0.9, top_k=50)
+            results["a"] = [next(pieces)]
+            started.set()
+            results["a"] += list(pieces)
+
+        t = threading.Thread(target=a)
+        t.start()
+        started.wait(30)
+        results["b"] = joined(eng.stream(short, room + 12, seed=4, temperature=0.9, top_k=50))
+        t.join(30)
+        assert sum(len(p.samples) for p in results["a"]) == room * 1920
+        assert np.array_equal(results["b"], alone)
+        assert not eng.loop.state.active.any() and not eng.loop.state.pos.any()
+    finally:
+        eng.close()
+
+
+@pytest.mark.parametrize("message", ["CUDA error: device-side assert triggered\nCUDA kernel errors might be "
+                                     "asynchronously reported", "CUDA error: an illegal memory access was encountered"])
+def test_a_cuda_error_in_the_shared_step_ends_the_batch_with_worker_poisoned(engine4, monkeypatch, message):
+    """Sticky CUDA errors leave the process's context unusable: the worker must restart, not answer every later
+    job with an internal error."""
+    from tts.errors import WorkerPoisoned
+
+    def broken(rows):
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(engine4.loop, "run", broken)
+    with pytest.raises(WorkerPoisoned, match="the worker restarts"):
+        list(engine4.stream(engine4.prompt([], 0, "Hi."), FRAMES, 0, 0.9, 50))
+    monkeypatch.undo()
+    assert engine4.batcher.busy == 0
+
+
+def test_every_torch_call_of_the_engine_runs_on_its_model_thread(engine4, monkeypatch):
+    """One thread owns the model: on the CPU a second thread's OpenMP team more than doubles a step's cost; on
+    CUDA the current device and a graph's capture stream belong to a thread."""
+    seen = set()
+
+    def noting(fn):
+        def run(*args):
+            seen.add(threading.current_thread().name)
+            return fn(*args)
+        return run
+
+    monkeypatch.setattr(engine4.loop, "run", noting(engine4.loop.run))
+    monkeypatch.setattr(engine4.batcher, "embed", noting(engine4.batcher.embed))
+    monkeypatch.setattr(engine4.processor, "apply_chat_template", noting(engine4.processor.apply_chat_template))
+    joined(engine4.stream(engine4.prompt([], 0, "Hi."), 6, 0, 0.9, 50))
+    assert seen == {"csm-model"}
+
+
+def test_a_bfloat16_model_keeps_its_rotary_frequencies_in_float32(tmp_path):
+    """Casting the whole model to bf16 rounded the rotary inverse frequencies too: positions drifted by ~1 radian
+    per 1,000 on the fast-turning pairs. Loading with dtype= keeps them float32; so must our placement."""
+    from transformers import CsmForConditionalGeneration
+
+    from tts.engines import load_engine
+
+    path = build_tiny_csm(str(tmp_path / "m"))
+    reference = {n: b.clone() for n, b in CsmForConditionalGeneration.from_pretrained(path).named_buffers()
+                 if n.endswith("inv_freq")}
+    eng = load_engine("csm", make_settings(model_id=path, device="cpu", csm_dtype="bfloat16", csm_batch=1))
+    try:
+        assert next(eng.model.parameters()).dtype == torch.bfloat16
+        buffers = {n: b for n, b in eng.model.named_buffers() if n.endswith("inv_freq")}
+        assert len(buffers) == len(reference) >= 3  # backbone, depth decoder, codec
+        for name, buf in buffers.items():
+            assert buf.dtype == torch.float32 and torch.equal(buf, reference[name]), name
+        assert len(joined(eng.stream(eng.prompt([], 0, "Hi."), 4, 0, 0.9, 50))) == 4 * 1920
+    finally:
+        eng.close()
+
+
+def test_a_process_that_ran_the_engine_exits_cleanly(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    path = build_tiny_csm(str(tmp_path / "m"))
+    script = textwrap.dedent(f"""
+        from tests.helpers import joined, make_settings
+        from tts.engines import load_engine
+        eng = load_engine("csm", make_settings(model_id={path!r}, device="cpu", csm_batch=2))
+        print(len(joined(eng.stream(eng.prompt([], 0, "Hi."), 6, 0, 0.9, 50))))
+    """)
+    root = __file__.rsplit("/tests/", 1)[0]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(6 * 1920) and "terminate called" not in done.stderr
+
+
+def test_the_dtype_is_bfloat16_only_on_gpus_that_compute_in_it(monkeypatch):
+    from tts.engines.csm import choose_dtype
+
+    capability = {}
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: capability[device])
+    capability.update({"cuda": (7, 5), "cuda:1": (8, 0), "cuda:2": (9, 0)})  # T4; A100; H100
+    assert choose_dtype("cuda") == torch.float32
+    assert choose_dtype("cuda:1") == choose_dtype("cuda:2") == torch.bfloat16
+    assert choose_dtype("cuda", "float16") == torch.float16 and choose_dtype("cpu") == torch.float32

@@ -46,7 +46,7 @@ def build_processor(special_base: int):
                         chat_template=CHAT_TEMPLATE)
 
 
-def tiny_config(codebooks: int = 4, backbone_layers: int = 2, depth_layers: int = 1):
+def tiny_config(codebooks: int = 4, backbone_layers: int = 2, depth_layers: int = 1, positions: int = 2048):
     """Tiny widths. codebooks=32, backbone_layers=16, depth_layers=4 keep csm-1b's structure (31 depth-decoder
     steps of 4 layers per frame, 16 backbone layers): its host overhead, with next to no arithmetic."""
     from transformers import CsmConfig, CsmDepthDecoderConfig, MimiConfig
@@ -64,18 +64,18 @@ def tiny_config(codebooks: int = 4, backbone_layers: int = 2, depth_layers: int 
     return CsmConfig(num_codebooks=codebooks, vocab_size=64, text_vocab_size=base + 8, hidden_size=32,
                      intermediate_size=64, num_hidden_layers=backbone_layers, num_attention_heads=2,
                      num_key_value_heads=1,
-                     max_position_embeddings=2048, bos_token_id=base, pad_token_id=base + 2,
+                     max_position_embeddings=positions, bos_token_id=base, pad_token_id=base + 2,
                      audio_token_id=base + 2, audio_eos_token_id=base + 3, codebook_pad_token_id=63,
                      codebook_eos_token_id=0, depth_decoder_config=depth.to_dict(), codec_config=codec.to_dict())
 
 
-def build_tiny_csm(path: str, seed: int = 0) -> str:
-    """Save a random tiny CSM and its processor into path; returns path."""
+def build_tiny_csm(path: str, seed: int = 0, positions: int = 2048) -> str:
+    """Save a random tiny CSM (with `positions` backbone positions) and its processor into path; returns path."""
     import torch
     from transformers import CsmForConditionalGeneration
 
     torch.manual_seed(seed)
-    model = CsmForConditionalGeneration(tiny_config())
+    model = CsmForConditionalGeneration(tiny_config(positions=positions))
     with torch.no_grad():
         # At init scale the logits are ~0.1, nearly uniform, and the sampled codes hardly depend on the
         # prompt: sharpen the heads so speakers, context and references visibly change the output.

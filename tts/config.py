@@ -65,6 +65,7 @@ class Settings:
     csm_cuda_graphs: bool = True      # csm loop on CUDA: replay the frame step as a CUDA graph
     csm_compile: bool = False         # csm: compile the frame step (torch.compile); generate(): static cache, CUDA
     csm_batch: int | None = None      # csm: requests generated together (frame-loop slots); None: 8 on CUDA, 4 else
+    csm_dtype: str = "auto"           # csm: auto (bf16 on GPUs that have it, else float32), bfloat16, float16, float32
     max_concurrency: int | None = None  # jobs a worker runs at once; None: the engine's capacity
     hibari_threads: int = 1           # a second thread gains ~6 % and the encoder thread wants the other core
     hibari_home: str = ""             # where extra hibari voices are installed ("" = hibari's default)
@@ -107,6 +108,7 @@ class Settings:
             csm_cuda_graphs=reader.bool("CSM_CUDA_GRAPHS", True),
             csm_compile=reader.bool("CSM_COMPILE", False),
             csm_batch=reader.int("CSM_BATCH", 0, 1, 64) or None,
+            csm_dtype=reader.choice("CSM_DTYPE", "auto", ("auto", "bfloat16", "float16", "float32")),
             max_concurrency=reader.int("MAX_CONCURRENCY", 0, 1, 256) or None,
             hibari_threads=reader.int("HIBARI_THREADS", 1, 1),
             hibari_home=env.get("HIBARI_HOME") or _user_dir(env, "XDG_CACHE_HOME", ".cache", "hibari"),

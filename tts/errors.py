@@ -108,3 +108,24 @@ class PromptTooLong(EngineError):
         self.needed_s = needed_s
         super().__init__(f"the prompt takes {prompt_positions} of {max_positions} positions, leaving {room_s:.1f} s "
                          f"of audio where {needed_s:.1f} s is needed")
+
+
+# Messages of CUDA failures after which the process's CUDA context is unusable: every later kernel fails too
+# ("sticky" errors), so only a new process helps.
+_STICKY_CUDA = ("CUDA error", "device-side assert", "illegal memory access", "misaligned address",
+                "unspecified launch failure", "CUBLAS_STATUS", "cuDNN error", "uncorrectable ECC error")
+
+
+def poisoning(error: BaseException) -> WorkerPoisoned | None:
+    """The WorkerPoisoned an engine failure amounts to, or None when the worker can go on: out of device memory
+    (the allocator may be fragmented beyond repair) and CUDA errors (the context is dead) restart the worker."""
+    if isinstance(error, WorkerPoisoned):
+        return error
+    kind = type(error).__name__
+    first = (str(error).strip().splitlines() or [""])[0][:300]
+    if kind == "OutOfMemoryError":
+        return WorkerPoisoned(f"CUDA out of memory ({first}); the worker restarts. Lower CSM_BATCH, use shorter "
+                              "context or reference audio, or a GPU with more memory")
+    if kind == "AcceleratorError" or any(s in str(error) for s in _STICKY_CUDA):
+        return WorkerPoisoned(f"the GPU failed ({kind}: {first}); the worker restarts")
+    return None

@@ -1,15 +1,15 @@
 """Sesame CSM-1B through transformers: speakers 0-9, conversation context, voice cloning.
 
 Loaded once at container start from MODEL_ID (a Hub id or a local directory; the Docker image bakes the
-snapshot into a directory). bf16 on CUDA, float32 on CPU. Each chunk of text is one generation whose prompt is
-[voice reference] + [conversation context, first chunk only | the previous chunk] + the text, so one voice
-carries through a long answer.
+snapshot into a directory). bf16 on GPUs that support it, else float32 (CSM_DTYPE overrides). Each chunk of text
+is one generation whose prompt is [voice reference] + [conversation context, first chunk only | the previous
+chunk] + the text, so one voice carries through a long answer.
 
 Generation runs our own frame loop (csm_loop.py: static caches, sampling on the device, no host sync inside a
 frame; on CUDA replayed as a CUDA graph) for up to CSM_BATCH requests at once (csm_batch.py: continuous
 batching), and decodes audio as frames arrive (csm_decode.py): the first piece after 3 frames (240 ms of audio),
 then one every 4. CSM_LOOP=generate selects transformers' generate() instead, the reference path (one request at
-a time, one piece per chunk, after the whole chunk)."""
+a time, one piece per chunk, after the whole chunk). All torch work runs on one thread (model_thread.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import threading
 import time
 from collections.abc import Iterator
 
@@ -26,8 +25,11 @@ import numpy as np
 from tts.config import Settings
 from tts.engines.base import Capabilities, Piece, VoiceInfo
 from tts.engines.csm_batch import Batcher
-from tts.engines.csm_loop import CudaGraphStep, FrameLoop
-from tts.errors import PromptTooLong, WorkerPoisoned
+from tts.engines.csm_decode import StreamingDecoder
+from tts.engines.csm_loop import CudaGraphStep, FrameLoop, same_step
+from tts.engines.csm_schedule import buckets
+from tts.engines.model_thread import ModelThread
+from tts.errors import PromptTooLong, poisoning
 from tts.request import NO_CONDITIONING, Conditioning, SynthesisRequest
 
 log = logging.getLogger("tts.engine.csm")
@@ -48,6 +50,38 @@ def resolve_device(choice: str) -> str:
         raise RuntimeError(f"DEVICE={choice} but no CUDA device is visible (torch {torch.__version__}, "
                            f"built for CUDA {torch.version.cuda}); check the GPU and driver, or set DEVICE=cpu")
     return choice
+
+
+def choose_dtype(device: str, choice: str = "auto"):
+    """CSM_DTYPE -> a torch dtype: auto is bfloat16 on a GPU that supports it (not T4 or V100: float32 there,
+    whose range bf16 was chosen to keep), float32 elsewhere."""
+    import torch
+
+    if choice != "auto":
+        return getattr(torch, choice)
+    if device.startswith("cuda"):
+        major, minor = torch.cuda.get_device_capability(device)
+        if major >= 8:  # Ampere and later compute in bf16; older GPUs only emulate it, slowly
+            return torch.bfloat16
+        log.warning("%s (compute capability %d.%d) has no bfloat16: CSM runs in float32 (CSM_DTYPE=float16 is "
+                    "faster and may overflow)", device, major, minor)
+    return torch.float32
+
+
+def place(model, device: str, dtype):
+    """Move the model to `device` and `dtype`, keeping its rotary inverse frequencies in float32 as loading with
+    dtype= does (cast to bf16 they drift by ~1 radian over 1,000 positions)."""
+    import torch
+
+    keep = {name: buf.detach().clone().float() for name, buf in model.named_buffers()
+            if name.rsplit(".", 1)[-1] in ("inv_freq", "original_inv_freq")}
+    model = model.to(device=device, dtype=dtype)
+    with torch.no_grad():
+        for name, value in keep.items():
+            module_name, _, attr = name.rpartition(".")
+            module = model.get_submodule(module_name)
+            setattr(module, attr, value.to(device))
+    return model
 
 
 def _load_help(model_id: str, revision: str | None, token: str | None, error: Exception) -> str:
@@ -120,19 +154,34 @@ class CsmEngine:
     max_chars_per_second = 1000 / MIN_MS_PER_CHAR * 1.4  # its frame budget allows 18/s; margin for fast talk
     pause_ms = 150
 
-    def __init__(self, settings: Settings | None = None, model=None, processor=None) -> None:
-        """Loads settings.model_id; benchmarks pass an in-memory `model` and `processor` instead."""
+    def __init__(self, settings: Settings | None = None, model=None, processor=None, factory=None) -> None:
+        """Loads settings.model_id; benchmarks pass an in-memory `model` and `processor` instead, or a `factory()`
+        returning both, called on the model thread (so even building it runs where the model runs). Loading,
+        warm-up and every later step run on this engine's model thread."""
+        settings = settings or Settings()
+        self.device = resolve_device(settings.device)
+        self.thread = ModelThread("csm-model", self.device)
+        self.loop: FrameLoop | None = None
+        self.batcher: Batcher | None = None
+        try:
+            if factory is not None:
+                model, processor = self.thread.call(factory)
+            self.thread.call(self._load, settings, model, processor)
+            self._warm_up()
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self, settings: Settings, model, processor) -> None:
         import torch
         from transformers import AutoProcessor, CsmForConditionalGeneration
         from transformers.utils import logging as hf_logging
 
-        settings = settings or Settings()
         hf_logging.disable_progress_bar()  # progress bars are noise in worker logs
         self._torch = torch
         self.model_id = settings.model_id if model is None else "in-memory"
         revision, token = settings.model_revision, settings.hf_token
-        self.device = resolve_device(settings.device)
-        dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        dtype = choose_dtype(self.device, settings.csm_dtype)
         if model is None:
             try:
                 processor = AutoProcessor.from_pretrained(self.model_id, revision=revision, token=token)
@@ -142,7 +191,7 @@ class CsmEngine:
                 raise RuntimeError(_load_help(self.model_id, revision, token, e)) from e
         self._capabilities: Capabilities | None = None
         self.processor = processor
-        self.model = model.to(device=self.device, dtype=dtype).eval().requires_grad_(False)
+        self.model = place(model, self.device, dtype).eval().requires_grad_(False)
         config = self.model.config
         self.sample_rate = int(self.processor.feature_extractor.sampling_rate)
         self.max_positions = int(config.max_position_embeddings)
@@ -150,12 +199,10 @@ class CsmEngine:
         self.model_version = revision or getattr(config, "_commit_hash", None) or (
             _fingerprint(self.model_id) if os.path.isdir(self.model_id) else "unknown")
         self.path = settings.csm_loop
-        self.variant = "loop1" if self.path == "loop" else "generate"  # they sample differently: not one cache entry
+        # Part of the cache key: the paths sample differently, and loop2's noise differs from loop1's (23 bits).
+        self.variant = "loop2" if self.path == "loop" else "generate"
         self.cuda_graphs = self.path == "loop" and settings.csm_cuda_graphs and self.device.startswith("cuda")
         self.compiled = settings.csm_compile and (self.path == "loop" or self.device.startswith("cuda"))
-        self.loop: FrameLoop | None = None
-        self.batcher: Batcher | None = None
-        self._generate_lock = threading.Lock()
         slots = settings.csm_batch or (8 if self.device.startswith("cuda") else 4)
         self.max_concurrency = slots if self.path == "loop" else 1
         if self.path == "loop":
@@ -166,35 +213,56 @@ class CsmEngine:
             if self.cuda_graphs:
                 step = CudaGraphStep(step)
             self.loop.run = step
+            self.batcher = Batcher(self.loop, self.thread, self.embed, self._new_decoder, self.eos,
+                                   on_cuda=self.device.startswith("cuda"))
         elif self.compiled:
             # A static KV cache makes transformers compile the forward passes (backbone and depth decoder).
             self.model.generation_config.cache_implementation = "static"
             self.model.depth_decoder.generation_config.cache_implementation = "static"
         elif settings.csm_compile:
             log.info("CSM_COMPILE=1 ignored for generate() on %s: its compilation is for CUDA", self.device)
-        self._warm_up()
+
+    def _prepare_steps(self) -> dict:
+        """Every row bucket ready before the first request: compiled, and on CUDA captured as a graph and checked
+        against the function it captured on scratch state (a bucket whose replay differs runs without a graph)."""
+        loop, timings, kept = self.loop, {}, []
+        for rows in buckets(loop.slots):
+            t = time.perf_counter()
+            if self.cuda_graphs:
+                loop.run.capture(rows)  # while no slot is active: the warm-up steps of a capture change nothing
+                if same_step(loop, loop.run.graphs[rows].replay, loop.run.fn, rows):
+                    kept.append(rows)
+                else:
+                    loop.run.drop(rows)
+                    log.warning("csm: the CUDA graph for %d rows does not replay what it captured; those steps "
+                                "run without a graph", rows)
+            elif self.compiled:
+                loop.step(rows)  # compiles this shape now, not in the middle of traffic
+            timings[rows] = round(time.perf_counter() - t, 2)
+        for slot in range(loop.slots):
+            loop.release(slot)
+        return {"seconds_by_rows": timings, "graphs": kept}
 
     def _warm_up(self) -> None:
         t = time.perf_counter()
         if self.loop is not None:
-            from tts.engines.csm_batch import buckets
-
-            rows = buckets(self.loop.slots)
-            if self.cuda_graphs:
-                for n in rows:  # while no slot is active: the warm-up steps of a capture change nothing
-                    self.loop.run.capture(n)
-            capture_s = time.perf_counter() - t
-            self.batcher = Batcher(self, self.loop)
+            prepared = self.thread.call(self._prepare_steps)
             pieces = list(self.stream(self.prompt([], 0, "Warm up."), frames=8, seed=0, temperature=0.9, top_k=50))
-            log.info("csm warm-up: frame loop on %s, %d slots, in %.1f s (CUDA graphs %s for rows %s, compiled %s; "
-                     "capture %.1f s), %d pieces", self.device, self.loop.slots, time.perf_counter() - t,
-                     self.cuda_graphs, rows, self.compiled, capture_s, len(pieces))
+            log.info("csm warm-up: frame loop on %s, %d slots, in %.1f s (compiled %s, CUDA graphs for rows %s; "
+                     "seconds per row bucket %s), %d pieces", self.device, self.loop.slots, time.perf_counter() - t,
+                     self.compiled, prepared["graphs"], prepared["seconds_by_rows"], len(pieces))
             return
         runs = 3 if self.compiled else 1  # compiled graphs settle after a couple of calls
         for _ in range(runs):
             self.generate(self.prompt([], 0, "Warm up."), frames=4, seed=0, temperature=0.9, top_k=50)
         log.info("csm warm-up: %d generate() call(s) in %.1f s (compiled=%s)", runs, time.perf_counter() - t,
                  self.compiled)
+
+    def close(self) -> None:
+        """End every request and stop the model thread (the worker's shutdown; tests and benches)."""
+        if self.batcher is not None and not self.thread.closed:
+            self.thread.call(self.batcher.close)
+        self.thread.close()
 
     def voices(self) -> list[VoiceInfo]:
         return []  # CSM's voices are speakers 0-9 and stored (cloned) voices, which the service lists
@@ -228,6 +296,9 @@ class CsmEngine:
         while they are generated; the last piece ends the segment. Stops early at the end-of-audio frame."""
         yield from self.batcher.generate(inputs, frames, seed, temperature, top_k, deadline)
 
+    def _new_decoder(self) -> StreamingDecoder:
+        return StreamingDecoder(self.model.codec_model)
+
     def embed(self, inputs):
         """The prompt's input embeddings: text tokens, and context audio encoded by the codec."""
         inputs = inputs.to(self.device)
@@ -237,20 +308,15 @@ class CsmEngine:
                 inputs["input_ids"], None if values is None else values.to(self.model.dtype),
                 inputs.get("input_values_cutoffs"))["inputs_embeds"]
 
-    def _poisoned(self, e: Exception, frames: int, inputs) -> WorkerPoisoned:
-        if self.device.startswith("cuda"):
-            self._torch.cuda.empty_cache()
-        return WorkerPoisoned(f"CUDA out of memory generating up to {frames * FRAME_MS / 1000:.0f} s of audio from a "
-                              f"{inputs['input_ids'].shape[1]}-position prompt; the worker restarts. Use shorter "
-                              "context or reference audio, or a GPU with more memory")
-
     def prompt(self, turns: list[tuple[str, int, np.ndarray]], speaker: int, text: str):
-        """The chat-template prompt: each (text, speaker, 24 kHz audio) turn, then the text to speak."""
+        """The chat-template prompt: each (text, speaker, 24 kHz audio) turn, then the text to speak. Made on the
+        model thread: the processor makes torch tensors, and a large copy on another thread would give that
+        thread an OpenMP team of its own (see model_thread.py)."""
         conversation = [{"role": str(t_speaker), "content": [{"type": "text", "text": t_text},
                                                              {"type": "audio", "audio": samples}]}
                         for t_text, t_speaker, samples in turns]
         conversation.append({"role": str(speaker), "content": [{"type": "text", "text": text}]})
-        return self.processor.apply_chat_template(conversation, tokenize=True, return_dict=True)
+        return self.thread.call(self.processor.apply_chat_template, conversation, tokenize=True, return_dict=True)
 
     def _frame_budget(self, text: str, max_audio_length_ms: int | None, prompt: int) -> int:
         wanted = math.ceil((EST_EXTRA_MS + EST_MS_PER_CHAR * len(text)) / FRAME_MS)
@@ -266,8 +332,8 @@ class CsmEngine:
                  streamer=None, deadline: float | None = None) -> np.ndarray:
         """transformers' generate() (the reference path): up to `frames` frames of audio for the prompt, all at
         once; empty if `deadline` (time.monotonic()) passes first."""
-        with self._generate_lock:  # generate() seeds the global RNG and is not safe on two threads at once
-            return self._generate(inputs, frames, seed, temperature, top_k, streamer, deadline)
+        # On the model thread, one at a time: generate() seeds the global RNG and is not safe on two threads.
+        return self.thread.call(self._generate, inputs, frames, seed, temperature, top_k, streamer, deadline)
 
     def _generate(self, inputs, frames, seed, temperature, top_k, streamer, deadline) -> np.ndarray:
         torch = self._torch
@@ -286,6 +352,11 @@ class CsmEngine:
                     depth_decoder_do_sample=True, depth_decoder_temperature=temperature, depth_decoder_top_k=top_k)
         except _OutOfTime:
             return np.zeros(0, np.float32)  # the caller sees its deadline passed and ends the job
-        except torch.OutOfMemoryError as e:
-            raise self._poisoned(e, frames, inputs) from e
+        except Exception as e:
+            poisoned = poisoning(e)
+            if poisoned is None:
+                raise
+            if isinstance(e, torch.OutOfMemoryError) and self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            raise poisoned from e
         return audio[0].to(torch.float32).cpu().numpy()
