@@ -65,10 +65,9 @@ def sweep(job, concurrency=CONCURRENCY) -> dict:
 
 
 def csm(host_overhead: bool, device: str, frames: int) -> dict:
-    from bench.bench_csm import build, engine
+    from bench.bench_csm import engine
 
-    model, processor = build(host_overhead, device)
-    eng = engine(model, processor, device, csm_loop="loop", csm_batch=max(CONCURRENCY))
+    eng = engine(host_overhead, device, csm_loop="loop", csm_batch=max(CONCURRENCY))
     prompts = [eng.prompt([], i % 10, TEXTS[i]) for i in range(max(CONCURRENCY))]
 
     def job(i):

@@ -1,16 +1,24 @@
 """CSM generation benchmark: transformers' generate() against our frame loop, on random-weight models.
 
     python -m bench.bench_csm --host-overhead       # tiny widths, csm-1b's layers (16 backbone, 4 depth, 32 codebooks):
-                                                    # the per-frame cost that is not arithmetic; prints one JSON line
+                                                    # the per-frame cost that is not arithmetic (about 1 minute here)
     python -m bench.bench_csm --frames 12 --runs 1  # full size (CsmConfig(): csm-1b's compute), CPU-sized run
     python -m bench.bench_csm --device cuda         # full size on a GPU: generate(), loop eager, loop + CUDA graphs
-    python -m bench.bench_csm --device cuda --compile   # also the loop compiled by inductor, then graphed
+    python -m bench.bench_csm --device cuda --compile   # also the loop compiled by inductor (then graphed on CUDA)
 
-Random weights never emit the end frame (and it is disabled), so every run makes exactly --frames frames.
-Keys: *_ms_per_frame is the steady time per frame (prefill excluded), *_syncs_per_frame the host syncs per frame
-(tools/syncs.py: what would make a GPU host wait), rtf = generation time / audio time for the whole run (prefill,
-frames and decoding), first_audio_ms = time from the call to the first audio piece and first_audio_frames how many
-frames that piece waited for (generate() hands over audio only at the end of a chunk)."""
+Each path runs in a process of its own, through the engine as the worker runs it (all torch work on its model
+thread). Random weights never emit the end frame (and it is disabled), so every run makes exactly --frames frames.
+Prints one JSON line. Keys, per path:
+  ms_per_frame           steady time per frame of one request (generate(): between its streamer's frames; the
+                         loop: one active row, steps back to back)
+  rows_ms_per_frame      the loop's steady step time with 1, 2, 4 and 8 active rows (the batch)
+  rtf                    whole stream call (prefill, frames, decoding) / audio length
+  first_audio_ms         call to first audio piece; first_audio_frames: frames in that piece, counted
+  syncs_per_frame        host syncs in a step (tools/syncs.py: what would make a GPU host wait)
+  ops_per_step           aten operations one eager step dispatches at 1 and 4 rows (what the host pays when
+                         kernels are not graphed; deterministic on any machine)
+  start_s                engine start (warm-up; compile and capture of every row bucket)
+loop_vs_generate = loop ms_per_frame / generate's; rtf_vs_generate likewise."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +26,7 @@ import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -26,9 +35,12 @@ sys.path.insert(0, ROOT)
 
 TEXT = "The quick brown fox jumps over the lazy dog, and then it runs back into the quiet forest."
 FRAME_S = 0.08
+ROWS = (1, 2, 4, 8)
 
 
 def build(host_overhead: bool, device: str):
+    """A random-weight CSM (host-overhead: tiny widths with csm-1b's layer counts; else full size) and its
+    processor, built on `device`."""
     import torch
     from transformers import CsmConfig, CsmForConditionalGeneration
 
@@ -47,24 +59,12 @@ def build(host_overhead: bool, device: str):
     return model, build_processor(config.bos_token_id)
 
 
-def engine(model, processor, device: str, **settings):
+def engine(host_overhead: bool, device: str, **settings):
+    """A CsmEngine on a model built by build(), on the engine's own model thread."""
     from tts.config import Settings
     from tts.engines.csm import CsmEngine
 
-    return CsmEngine(Settings(device=device, **settings), model=model, processor=processor)
-
-
-class Sync:
-    def __init__(self, device: str):
-        import torch
-
-        self.cuda = device.startswith("cuda")
-        self.torch = torch
-
-    def __call__(self) -> float:
-        if self.cuda:
-            self.torch.cuda.synchronize()
-        return time.perf_counter()
+    return CsmEngine(Settings(device=device, **settings), factory=lambda: build(host_overhead, device))
 
 
 class FrameClock:
@@ -83,69 +83,118 @@ class FrameClock:
         pass
 
 
-def measure_generate(eng, inputs, frames: int, runs: int, now) -> dict:
+def _median(results: list[dict]) -> dict:
+    return {k: round(statistics.median(r[k] for r in results), 3) for k in results[0]}
+
+
+def measure_generate(eng, frames: int, runs: int) -> dict:
     from tools.syncs import count_syncs
 
+    inputs = eng.prompt([], 0, TEXT)
     results = []
     for i in range(runs):
         clock = FrameClock()
-        start = now()
+        start = time.perf_counter()
         wave = eng.generate(inputs, frames, seed=i, temperature=0.9, top_k=50, streamer=clock)
-        done = now()
+        done = time.perf_counter()  # generate() returns audio already on the host: nothing left to wait for
         assert len(clock.times) == frames, len(clock.times)
         results.append({"ms_per_frame": (clock.times[-1] - clock.times[0]) / (frames - 1) * 1e3,
                         "rtf": (done - start) / (len(wave) / eng.sample_rate), "first_audio_ms": (done - start) * 1e3})
-    with count_syncs() as syncs:
-        eng.generate(inputs, 4, seed=0, temperature=0.9, top_k=50)
-    with count_syncs() as base:
-        eng.generate(inputs, 2, seed=0, temperature=0.9, top_k=50)
+
+    def syncs(n):
+        with count_syncs() as count:  # a dispatch mode counts on its own thread: run it where generate() runs
+            eng._generate(inputs, n, 0, 0.9, 50, None, None)
+        return count.total
+
     out = _median(results)
-    out["syncs_per_frame"] = (syncs.total - base.total) / 2
+    out["syncs_per_frame"] = (eng.thread.call(syncs, 4) - eng.thread.call(syncs, 2)) / 2
     out["first_audio_frames"] = frames
     return out
 
 
-def measure_loop(eng, inputs, frames: int, runs: int, now) -> dict:
-    from tools.syncs import count_syncs
-
-    loop, results = eng.loop, []
-    for i in range(runs):
-        start = now()
-        first = None
-        samples = 0
-        for piece in eng.stream(inputs, frames, seed=i, temperature=0.9, top_k=50):
-            if first is None:
-                first = now()
-            samples += len(piece.samples)
-        done = now()
-        # The steady frame step alone: prefill, then frames steps with nothing read in between.
-        loop.prefill(0, eng.embed(inputs), i, 0.9, 50)
-        loop.step()
-        t = now()
-        for _ in range(frames - 1):
-            loop.step()
-        per_frame = (now() - t) / (frames - 1)
-        loop.release(0)
-        results.append({"ms_per_frame": per_frame * 1e3, "rtf": (done - start) / (samples / eng.sample_rate),
-                        "first_audio_ms": (first - start) * 1e3})
+def measure_loop(eng, frames: int, runs: int, cuda: bool) -> dict:
     import torch
 
-    loop.prefill(0, eng.embed(inputs), 0, 0.9, 50)
-    loop.step()
-    with count_syncs() as syncs, torch.inference_mode():
-        for _ in range(4):
-            loop.step_fn(loop.slots)  # the step's own code, eagerly: the counter cannot run inside a compiled graph
-    loop.release(0)
-    out = _median(results)
-    out["syncs_per_frame"] = syncs.total / 4
-    from tts.engines.csm import FIRST_PIECE_FRAMES
+    from tools.syncs import count_syncs
+    from tts.engines.csm_loop import count_ops
 
-    out["first_audio_frames"] = FIRST_PIECE_FRAMES
+    inputs = eng.prompt([], 0, TEXT)
+    results = []
+    for i in range(runs):
+        start = time.perf_counter()
+        first, first_frames, samples = None, 0, 0
+        for piece in eng.stream(inputs, frames, seed=i, temperature=0.9, top_k=50):
+            if first is None:
+                first, first_frames = time.perf_counter(), len(piece.samples) // round(eng.sample_rate * FRAME_S)
+            samples += len(piece.samples)
+        done = time.perf_counter()
+        assert samples == frames * round(eng.sample_rate * FRAME_S), samples
+        results.append({"rtf": (done - start) / (samples / eng.sample_rate), "first_audio_ms": (first - start) * 1e3,
+                        "first_audio_frames": first_frames})
+    out = _median(results)
+    loop = eng.loop
+    steps = max(3, frames - 1)
+
+    def steady(rows: int) -> float:
+        """Steady time of a step with `rows` active rows (the row bucket the batcher would run)."""
+        embeds = eng.embed(inputs)
+        for slot in range(rows):
+            loop.prefill(slot, embeds, slot, 0.9, 50)
+        loop.step(rows)
+        if cuda:
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(steps):
+            loop.step(rows)
+        if cuda:
+            torch.cuda.synchronize()
+        per_frame = (time.perf_counter() - t) / steps
+        for slot in range(rows):
+            loop.release(slot)
+        return round(per_frame * 1e3, 3)
+
+    def counts() -> dict:
+        loop.prefill(0, eng.embed(inputs), 0, 0.9, 50)
+        ops = {str(rows): count_ops(loop, rows).total for rows in (1, min(4, loop.slots))}
+        with count_syncs() as syncs, torch.inference_mode():
+            for _ in range(4):
+                loop.step_fn(1)  # the step's own code, eagerly: nothing can count inside a compiled graph
+        loop.release(0)
+        return {"ops_per_step": ops, "syncs_per_frame": syncs.total / 4}
+
+    rows = [r for r in ROWS if r <= loop.slots]
+    by_rows = {str(r): eng.thread.call(steady, r) for r in rows}
+    out["ms_per_frame"] = by_rows["1"]
+    out["rows_ms_per_frame"] = by_rows
+    out.update(eng.thread.call(counts))
     return out
 
 
-def _median(results: list[dict]) -> dict:
-    return {k: round(statistics.median(r[k] for r in results), 3) for k in results[0]}
+def run_variant(args) -> dict:
+    """One path in this process: start its engine, measure, report."""
+    import torch
+
+    from tts.engines.csm import resolve_device
+
+    device = resolve_device(args.device)
+    cuda = device.startswith("cuda")
+    name = args.variant
+    settings = {"csm_loop": "generate"} if name == "generate" else {
+        "csm_loop": "loop", "csm_batch": max(ROWS), "csm_cuda_graphs": name in ("loop_graphs", "loop_compiled"),
+        "csm_compile": name == "loop_compiled"}
+    t = time.perf_counter()
+    eng = engine(args.host_overhead, device, **settings)
+    out = {"start_s": round(time.perf_counter() - t, 1), "dtype": str(eng.model.dtype).replace("torch.", "")}
+    try:
+        if name == "generate":
+            out.update(measure_generate(eng, args.frames, args.runs))
+        else:
+            out.update(measure_loop(eng, args.frames, args.runs, cuda))
+        if cuda:
+            out["device"] = torch.cuda.get_device_name()
+    finally:
+        eng.close()
+    return out
 
 
 def main() -> None:
@@ -154,10 +203,10 @@ def main() -> None:
                                                                   "or 125 on CUDA)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--compile", action="store_true",
-                        help="also measure the loop compiled with inductor (on by default with --host-overhead)")
+    parser.add_argument("--compile", action="store_true", help="also measure the loop compiled with inductor")
     parser.add_argument("--host-overhead", action="store_true",
                         help="tiny widths, csm-1b's layer counts: the per-frame host cost of each path")
+    parser.add_argument("--variant", help=argparse.SUPPRESS)  # internal: measure one path in this process
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("tts").setLevel(logging.WARNING)
@@ -168,45 +217,34 @@ def main() -> None:
 
     device = resolve_device(args.device)
     cuda = device.startswith("cuda")
-    frames = args.frames or (125 if cuda else 25)
-    now = Sync(device)
-    t = time.perf_counter()
-    model, processor = build(args.host_overhead, device)
-    build_s = time.perf_counter() - t
+    args.frames = args.frames or (125 if cuda else 25)
+    if args.variant:
+        print(json.dumps(run_variant(args)))
+        return
 
+    variants = ["generate", "loop"] + (["loop_graphs"] if cuda else []) + (["loop_compiled"] if args.compile else [])
     report: dict = {
         "model": "tiny widths, csm-1b layers (16 backbone, 4 depth, 32 codebooks)" if args.host_overhead
         else "CsmConfig() full size, random weights",
-        "device": torch.cuda.get_device_name() if cuda else f"cpu ({os.cpu_count()} cores)",
-        "frames": frames, "build_s": round(build_s, 1),
+        "device": device if cuda else f"cpu ({os.cpu_count()} cores)", "frames": args.frames, "runs": args.runs,
+        "torch": torch.__version__,
     }
-    gen = engine(model, processor, device, csm_loop="generate")
-    inputs = gen.prompt([], 0, TEXT)
-    report["dtype"] = str(gen.model.dtype).replace("torch.", "")
-    report["prompt_tokens"] = int(inputs["input_ids"].shape[1])
-    results = {"generate": measure_generate(gen, inputs, frames, args.runs, now)}
-    del gen
-    variants = [("loop", {"csm_cuda_graphs": False})]
-    if cuda:
-        variants.append(("loop_graphs", {"csm_cuda_graphs": True}))
-    if args.compile or args.host_overhead:
-        variants.append(("loop_compiled", {"csm_compile": True, "csm_cuda_graphs": cuda}))
-    for name, settings in variants:
-        t = time.perf_counter()
-        eng = engine(model, processor, device, csm_loop="loop", **settings)
-        report[f"{name}_start_s"] = round(time.perf_counter() - t, 1)
-        results[name] = measure_loop(eng, inputs, frames, args.runs, now)
-        del eng
+    results = {}
+    for name in variants:
+        command = [sys.executable, "-m", "bench.bench_csm", "--variant", name, "--frames", str(args.frames),
+                   "--runs", str(args.runs), "--device", args.device] + (["--host-overhead"] if args.host_overhead
+                                                                          else [])
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"bench_csm: the {name} path failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        results[name] = json.loads(done.stdout.strip().splitlines()[-1])
     for name, r in results.items():
         for key, value in r.items():
             report[f"{name}_{key}"] = value
-    report["first_audio_frames"] = results["loop"]["first_audio_frames"]
-    report["first_audio_ms"] = results["loop_graphs" if cuda else "loop"]["first_audio_ms"]
-    report["loop_vs_generate"] = round(results["loop"]["ms_per_frame"] / results["generate"]["ms_per_frame"], 3)
-    if "loop_compiled" in results:
-        report["loop_compiled_vs_generate"] = round(
-            results["loop_compiled"]["ms_per_frame"] / results["generate"]["ms_per_frame"], 3)
-    report["torch"] = torch.__version__
+    gen = results["generate"]
+    for name in variants[1:]:
+        report[f"{name}_vs_generate"] = round(results[name]["ms_per_frame"] / gen["ms_per_frame"], 3)
+        report[f"{name}_rtf_vs_generate"] = round(results[name]["rtf"] / gen["rtf"], 3)
     print(json.dumps(report))
 
 

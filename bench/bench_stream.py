@@ -35,30 +35,26 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 1)
 
 
-def in_process(service, runs: int, loop=None) -> dict:
+def in_process(service, runs: int, frame_samples: int | None = None) -> dict:
+    """`frame_samples`: for CSM, the samples in one frame, to count how many frames the first audio carries (PCM at
+    the native rate: 2 bytes a sample)."""
     from tts.events import Audio
 
     first, total, frames = [], [], []
-    steps = []
-    if loop is not None:
-        real = loop.run
-        loop.run = lambda rows: (steps.append(rows), real(rows))
     for i in range(runs):
-        steps.clear()
         t = time.perf_counter()
         got = None
         for event in service.run({"text": FIVE, "format": "pcm", "cache": False, "seed": i}, "bench", stream=True,
                                  deliver=False):
             if isinstance(event, Audio) and got is None:
                 got = time.perf_counter()
-                frames.append(len(steps))
+                if frame_samples:
+                    frames.append(len(event.data) // 2 / frame_samples)
         total.append((time.perf_counter() - t) * 1e3)
         first.append((got - t) * 1e3)
-    if loop is not None:
-        loop.run = real
     out = {"first_audio_ms": median(first), "total_ms": median(total)}
     out["first_audio_share"] = round(out["first_audio_ms"] / out["total_ms"], 3)
-    if loop is not None:
+    if frame_samples:
         out["first_audio_frames"] = max(frames)
     return out
 
@@ -174,7 +170,10 @@ def main() -> None:
             settings = Settings.from_env({**env, "CACHE_MAX_BYTES": "0"})
             engine = load_engine(settings.engine, settings)
             service = TTSService(engine, AudioCache(settings.cache_dir, 0), settings)
-            result = {"in_process": in_process(service, args.runs, getattr(engine, "loop", None))}
+            frame_samples = engine.sample_rate * 80 // 1000 if name == "csm" else None
+            result = {"in_process": in_process(service, args.runs, frame_samples)}
+            if hasattr(engine, "close"):
+                engine.close()
             del service, engine
             result.update(http_worker(tmp, env, args.runs))
             report[name if name == "hibari" else "csm_tiny"] = result
