@@ -7,7 +7,8 @@
     python -m bench.bench_csm --device cuda --compile   # also the loop compiled by inductor (then graphed on CUDA)
 
 Each path runs in a process of its own, through the engine as the worker runs it (all torch work on its model
-thread). Random weights never emit the end frame (and it is disabled), so every run makes exactly --frames frames.
+thread), once per round; figures are medians over the rounds (--runs), ratios taken within a round. Random
+weights never emit the end frame (and it is disabled), so every run makes exactly --frames frames.
 Prints one JSON line. Keys, per path:
   ms_per_frame           steady time per frame of one request (generate(): between its streamer's frames; the
                          loop: one active row, steps back to back)
@@ -133,7 +134,7 @@ def measure_loop(eng, frames: int, runs: int, cuda: bool) -> dict:
                         "first_audio_frames": first_frames})
     out = _median(results)
     loop = eng.loop
-    steps = max(3, frames - 1)
+    steps = max(3, min(frames - 1, 24))  # per block; the positions grow by 3 blocks of them
 
     def steady(rows: int) -> float:
         """Steady time of a step with `rows` active rows (the row bucket the batcher would run)."""
@@ -141,17 +142,19 @@ def measure_loop(eng, frames: int, runs: int, cuda: bool) -> dict:
         for slot in range(rows):
             loop.prefill(slot, embeds, slot, 0.9, 50)
         loop.step(rows)
-        if cuda:
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        for _ in range(steps):
-            loop.step(rows)
-        if cuda:
-            torch.cuda.synchronize()
-        per_frame = (time.perf_counter() - t) / steps
+        blocks = []
+        for _ in range(3):  # the median block: one slow moment of a shared machine does not decide it
+            if cuda:
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            for _ in range(steps):
+                loop.step(rows)
+            if cuda:
+                torch.cuda.synchronize()
+            blocks.append((time.perf_counter() - t) / steps)
         for slot in range(rows):
             loop.release(slot)
-        return round(per_frame * 1e3, 3)
+        return round(statistics.median(blocks) * 1e3, 3)
 
     def counts() -> dict:
         loop.prefill(0, eng.embed(inputs), 0, 0.9, 50)
@@ -197,11 +200,33 @@ def run_variant(args) -> dict:
     return out
 
 
+def _run_process(name: str, args) -> dict:
+    command = [sys.executable, "-m", "bench.bench_csm", "--variant", name, "--frames", str(args.frames), "--runs",
+               "1", "--device", args.device] + (["--host-overhead"] if args.host_overhead else [])
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench_csm: the {name} path failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _median_of(results: list[dict]) -> dict:
+    """Per key, the median over results (numbers), per sub-key for dicts; other values from the first."""
+    out = {}
+    for key, value in results[0].items():
+        if isinstance(value, dict):
+            out[key] = _median_of([r[key] for r in results])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = round(statistics.median(r[key] for r in results), 3)
+        else:
+            out[key] = value
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=None, help="frames per run (12.5 a second; default 25, "
                                                                   "or 125 on CUDA)")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="rounds: each path once per round, in its own process")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true", help="also measure the loop compiled with inductor")
     parser.add_argument("--host-overhead", action="store_true",
@@ -229,22 +254,19 @@ def main() -> None:
         "device": device if cuda else f"cpu ({os.cpu_count()} cores)", "frames": args.frames, "runs": args.runs,
         "torch": torch.__version__,
     }
-    results = {}
+    # Rounds: every path once per round, one run each, in its own process; a shared machine's speed drifts, so
+    # the paths are interleaved and each ratio is taken within a round, then the median over rounds reported.
+    rounds: list[dict] = []
+    for _ in range(args.runs):
+        rounds.append({name: _run_process(name, args) for name in variants})
     for name in variants:
-        command = [sys.executable, "-m", "bench.bench_csm", "--variant", name, "--frames", str(args.frames),
-                   "--runs", str(args.runs), "--device", args.device] + (["--host-overhead"] if args.host_overhead
-                                                                          else [])
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"bench_csm: the {name} path failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-        results[name] = json.loads(done.stdout.strip().splitlines()[-1])
-    for name, r in results.items():
-        for key, value in r.items():
+        for key, value in _median_of([r[name] for r in rounds]).items():
             report[f"{name}_{key}"] = value
-    gen = results["generate"]
     for name in variants[1:]:
-        report[f"{name}_vs_generate"] = round(results[name]["ms_per_frame"] / gen["ms_per_frame"], 3)
-        report[f"{name}_rtf_vs_generate"] = round(results[name]["rtf"] / gen["rtf"], 3)
+        report[f"{name}_vs_generate"] = round(statistics.median(
+            r[name]["ms_per_frame"] / r["generate"]["ms_per_frame"] for r in rounds), 3)
+        report[f"{name}_rtf_vs_generate"] = round(statistics.median(
+            r[name]["rtf"] / r["generate"]["rtf"] for r in rounds), 3)
     print(json.dumps(report))
 
 
