@@ -24,7 +24,7 @@ def test_bench_csm_host_overhead():
     assert set(r["loop_rows_ms_per_frame"]) == {"1", "2", "4", "8"}
     assert all(v > 0 for v in r["loop_rows_ms_per_frame"].values())
     assert 0 < r["loop_ops_per_step"]["1"] == r["loop_ops_per_step"]["4"] < 4000
-    assert 0 < r["loop_vs_generate"] and 0 < r["loop_rtf_vs_generate"] and r["generate_ms_per_frame"] > 0
+    assert r["loop_vs_generate"] > 0 and r["loop_rtf_vs_generate"] > 0 and r["generate_ms_per_frame"] > 0
 
 
 def test_bench_batch_host_overhead():
