@@ -20,6 +20,8 @@ import sys
 import threading
 import time
 
+from tts.doors.queue import queue_job
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -90,7 +92,7 @@ def hibari() -> dict:
     service = TTSService(eng, AudioCache(settings.cache_dir, 0), settings)
 
     def job(i):
-        out = service.handle({"text": " ".join(TEXTS[i:] + TEXTS[:i]), "format": "wav", "cache": False})
+        out = queue_job(service, {"text": " ".join(TEXTS[i:] + TEXTS[:i]), "format": "wav", "cache": False})
         assert "error" not in out, out
         return out["duration_ms"] / 1000
 

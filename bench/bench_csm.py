@@ -96,7 +96,7 @@ def measure_generate(eng, frames: int, runs: int) -> dict:
     for i in range(runs):
         clock = FrameClock()
         start = time.perf_counter()
-        wave = eng.generate(inputs, frames, seed=i, temperature=0.9, top_k=50, streamer=clock)
+        wave = eng.path.generate(inputs, frames, seed=i, temperature=0.9, top_k=50, streamer=clock)
         done = time.perf_counter()  # generate() returns audio already on the host: nothing left to wait for
         assert len(clock.times) == frames, len(clock.times)
         results.append({"ms_per_frame": (clock.times[-1] - clock.times[0]) / (frames - 1) * 1e3,
@@ -104,7 +104,7 @@ def measure_generate(eng, frames: int, runs: int) -> dict:
 
     def syncs(n):
         with count_syncs() as count:  # a dispatch mode counts on its own thread: run it where generate() runs
-            eng._generate(inputs, n, 0, 0.9, 50, None, None)
+            eng.path.run(inputs, n, 0, 0.9, 50)
         return count.total
 
     out = _median(results)

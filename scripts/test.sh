@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lint (ruff) and the test suite (pytest), in ./.venv. Extra arguments go to pytest, e.g. -m "not slow".
+# Lint (ruff) and the test suite (pytest), in ./.venv with every requirement (the CSM tests need torch).
+# Extra arguments go to pytest, e.g. -m "not slow".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import threading
+import time
 
 import numpy as np
 import soundfile as sf
@@ -10,8 +13,8 @@ import soundfile as sf
 from tools.harness import ROOT, QuietHandler, files_handler, free_port, serve, wait_for_port, worker_env
 from tts.config import Settings
 
-__all__ = ["ROOT", "QuietHandler", "decode", "files_handler", "free_port", "joined", "make_settings", "rms_db",
-           "serve", "wait_for_port", "worker_env"]
+__all__ = ["ROOT", "QuietHandler", "app_server", "decode", "files_handler", "free_port", "joined", "make_settings",
+           "rms_db", "serve", "wait_for_port", "worker_env"]
 
 
 def make_settings(**overrides) -> Settings:
@@ -37,3 +40,25 @@ def rms_db(samples: np.ndarray) -> float:
 def joined(pieces) -> np.ndarray:
     """An engine's pieces (tts.engines.Piece) end to end, as one array."""
     return np.concatenate([np.zeros(0, np.float32), *(p.samples for p in pieces)])
+
+
+@contextlib.contextmanager
+def app_server(backend):
+    """The HTTP door's app (tts.doors.http) for `backend` under a real uvicorn on a free 127.0.0.1 port; yields it."""
+    import uvicorn
+
+    from tts.doors.http import create_app
+
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning"))
+    srv.capture_signals = contextlib.nullcontext
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        srv.should_exit = True
+        thread.join(10)

@@ -1,11 +1,15 @@
+import gc
 import io
+import threading
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tts import audio
+from tts import assemble, audio
 from tts.assemble import MARGIN_MS, Assembler
+from tts.audio_stream import Sink
+from tts.formats import ogg
 
 SR = 24000
 
@@ -99,11 +103,68 @@ def test_an_all_silent_piece_is_kept_whole():
 
 def test_an_encoder_failure_is_raised_to_the_caller_and_does_not_hang():
     a = Assembler(SR, 10000, "mp3", 200)  # MP3 cannot take 10 kHz (the request parser refuses it first)
-    with pytest.raises(sf.LibsndfileError, match="only supports sample rates"):
+    with pytest.raises(ValueError, match="mp3 cannot be encoded at 10000 Hz"):
         for _ in range(3):
             a.add(tone(0.5))
         a.finish()
     a.abort()  # what the service does after a failure: returns at once
+
+
+def finish_within(a: Assembler, seconds: float) -> list:
+    """What a.finish() returned or raised, or [] if it had not returned after `seconds`."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(a.finish())
+        except Exception as e:  # noqa: BLE001 - the outcome is what the test looks at
+            outcome.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return outcome
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # libsndfile's write callback
+def test_a_failure_in_the_final_flush_is_raised_instead_of_hanging(monkeypatch):
+    """The encoder thread took _DONE, then its last write failed: it once waited for a second _DONE forever, and
+    the job thread with it."""
+    class FullDisk(Sink):
+        full = False
+
+        def write(self, b):
+            if FullDisk.full:
+                raise OSError(28, "No space left on device")
+            return super().write(b)
+
+    monkeypatch.setattr(assemble, "Sink", FullDisk)
+    a = Assembler(SR, 16000, "wav", 200, stream=True)  # resampled: the resampler's tail is written after _DONE
+    a.add(tone(0.5))
+    a.take()        # everything so far is written
+    monkeypatch.setattr(FullDisk, "full", True)
+    outcome = finish_within(a, 10)
+    assert outcome and isinstance(outcome[0], Exception), outcome
+
+
+def encoder_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("encode-")]
+
+
+def test_an_assembler_holds_no_thread_until_it_has_audio_and_a_dropped_one_ends_it():
+    """The service built its Assembler before its try: a failure in between left the thread waiting forever."""
+    before = set(encoder_threads())
+    idle = Assembler(SR, SR, "mp3", 200)
+    assert set(encoder_threads()) == before
+    dropped = Assembler(SR, SR, "mp3", 200)
+    dropped.add(tone(0.5))
+    [thread] = set(encoder_threads()) - before
+    del idle, dropped  # neither finished nor aborted
+    gc.collect()
+    thread.join(10)
+    assert not thread.is_alive()
+    data, n = encode([tone(0.5)], "mp3")  # an Assembler that is used still encodes
+    assert n == SR // 2 and len(data) > 1000
 
 
 RESAMPLE_PROBE = """
@@ -155,6 +216,6 @@ def test_streamed_resampling_equals_resampling_the_whole():
 def test_ogg_output_is_byte_identical_for_the_same_audio():
     first, _ = encode([tone(), tone(0.5, 220)], "ogg")
     second, _ = encode([tone(), tone(0.5, 220)], "ogg")
-    assert first == second and first[14:18] == audio.OGG_SERIAL.to_bytes(4, "little")
+    assert first == second and first[14:18] == ogg.SERIAL.to_bytes(4, "little")
     samples, rate = sf.read(io.BytesIO(first))  # libogg drops pages whose checksum is wrong
     assert rate == SR and abs(len(samples) - int(1.7 * SR)) < SR // 10

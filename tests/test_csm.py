@@ -14,6 +14,7 @@ import soundfile as sf
 from cache import AudioCache
 from tests.helpers import ROOT, decode, files_handler, joined, make_settings, serve, worker_env
 from tools.tiny_csm import build_tiny_csm
+from tts.doors.queue import queue_job
 from tts.engines import Capabilities
 from tts.errors import WorkerPoisoned
 from tts.schema import parse
@@ -70,32 +71,32 @@ def test_loads_from_a_directory_with_a_version_from_its_files(csm, model_dir):
 
 def test_a_generation_that_never_ends_stops_at_the_length_cap(svc):
     # Random weights never emit the end frame: the frame budget from the text length is what stops it.
-    out = svc.handle({"text": "Hi.", "cache": False})
+    out = queue_job(svc, {"text": "Hi.", "cache": False})
     assert out["duration_ms"] == 17 * 80   # ceil((1000 + 100 * 3 chars) / 80 ms) frames
-    assert svc.handle({"text": "Hi.", "max_audio_length_ms": 500, "cache": False})["duration_ms"] == 500
+    assert queue_job(svc, {"text": "Hi.", "max_audio_length_ms": 500, "cache": False})["duration_ms"] == 500
 
 
 def test_speakers_change_the_audio_and_the_key(svc):
-    a, b = svc.handle({"text": "Hi.", "speaker": 0}), svc.handle({"text": "Hi.", "speaker_id": 3})
+    a, b = queue_job(svc, {"text": "Hi.", "speaker": 0}), queue_job(svc, {"text": "Hi.", "speaker_id": 3})
     assert a["cache_key"] != b["cache_key"] and a["audio_base64"] != b["audio_base64"]
-    assert svc.handle({"text": "Hi.", "speaker": 10}) == {
+    assert queue_job(svc, {"text": "Hi.", "speaker": 10}) == {
         "error": "speaker: must be a whole number from 0 to 9; got 10"}
 
 
 def test_same_seed_same_audio_and_sampling_settings_do_not_leak_between_requests(svc):
     base = {"text": "Same again.", "cache": False, "seed": 11}
-    first = svc.handle(base)
-    other = svc.handle({**base, "temperature": 0.3, "top_k": 5})
-    again = svc.handle(base)
+    first = queue_job(svc, base)
+    other = queue_job(svc, {**base, "temperature": 0.3, "top_k": 5})
+    again = queue_job(svc, base)
     assert first["audio_base64"] == again["audio_base64"] != other["audio_base64"]
-    assert svc.handle({**base, "seed": 12})["audio_base64"] != first["audio_base64"]
+    assert queue_job(svc, {**base, "seed": 12})["audio_base64"] != first["audio_base64"]
 
 
 def test_context_with_audio_conditions_the_output_and_turns_without_audio_are_reported(svc, speech_wav):
-    plain = svc.handle({"text": "Reply.", "speaker": 1})
+    plain = queue_job(svc, {"text": "Reply.", "speaker": 1})
     context = [{"text": "Hello there, this is my voice.", "speaker": 0, "audio_base64": b64(speech_wav)},
                {"text": "A turn with no audio.", "speaker": 1}]
-    out = svc.handle({"text": "Reply.", "speaker": 1, "context": context})
+    out = queue_job(svc, {"text": "Reply.", "speaker": 1, "context": context})
     assert out["audio_base64"] != plain["audio_base64"] and out["cache_key"] != plain["cache_key"]
     assert out["warnings"] == ["context[1]: has no audio_base64, so it cannot condition the voice and was left out"]
     assert len(audio(out)) > 0
@@ -106,28 +107,28 @@ def test_reference_audio_clones_and_its_hash_keys_the_cache_whatever_the_contain
     flac = io.BytesIO()
     sf.write(flac, samples, rate, format="FLAC")
     req = {"text": "Cloned.", "reference_text": "Hello there, this is my voice."}
-    from_wav = svc.handle({**req, "reference_audio": b64(speech_wav)})
-    from_flac = svc.handle({**req, "reference_audio": b64(flac.getvalue())})
+    from_wav = queue_job(svc, {**req, "reference_audio": b64(speech_wav)})
+    from_flac = queue_job(svc, {**req, "reference_audio": b64(flac.getvalue())})
     assert from_flac["cache_hit"] is True and from_flac["cache_key"] == from_wav["cache_key"]
-    other = svc.handle({**req, "reference_audio": b64(speech_wav[:-4800])})  # 0.1 s shorter
+    other = queue_job(svc, {**req, "reference_audio": b64(speech_wav[:-4800])})  # 0.1 s shorter
     assert other["cache_key"] != from_wav["cache_key"]
-    plain = svc.handle({"text": "Plain."})
-    assert plain["cache_key"] != svc.handle({"text": "Plain.", "temperature": 0.5})["cache_key"]
+    plain = queue_job(svc, {"text": "Plain."})
+    assert plain["cache_key"] != queue_job(svc, {"text": "Plain.", "temperature": 0.5})["cache_key"]
 
 
 def test_upload_list_use_and_delete_a_stored_voice(svc, speech_wav, tmp_path):
-    up = svc.handle({"action": "upload_voice", "name": "alice", "audio_base64": b64(speech_wav),
+    up = queue_job(svc, {"action": "upload_voice", "name": "alice", "audio_base64": b64(speech_wav),
                      "text": "Hello there, this is my voice."})
     assert up["voice"]["name"] == "alice" and 2 < up["voice"]["seconds"] < 4
     assert sorted(os.listdir(tmp_path / "voices")) == ["alice.voice"]
-    listed = svc.handle({"endpoint": "list_voices"})["voices"]
+    listed = queue_job(svc, {"endpoint": "list_voices"})["voices"]
     assert [v["name"] for v in listed if v["stored"]] == ["alice"]
-    by_name = svc.handle({"text": "Stored voice.", "voice": "alice"})
-    same_clip = svc.handle({"text": "Stored voice.", "local_voice": "alice"})
+    by_name = queue_job(svc, {"text": "Stored voice.", "voice": "alice"})
+    same_clip = queue_job(svc, {"text": "Stored voice.", "local_voice": "alice"})
     assert by_name["voice"] == "alice" and same_clip["cache_hit"] is True
-    assert svc.handle({"action": "delete_voice", "name": "alice"}) == {"deleted": "alice"}
-    assert svc.handle({"text": "Gone.", "voice": "alice"})["error"].startswith("voice: unknown voice 'alice'")
-    assert svc.handle({"action": "delete_voice", "name": "alice"}) == {
+    assert queue_job(svc, {"action": "delete_voice", "name": "alice"}) == {"deleted": "alice"}
+    assert queue_job(svc, {"text": "Gone.", "voice": "alice"})["error"].startswith("voice: unknown voice 'alice'")
+    assert queue_job(svc, {"action": "delete_voice", "name": "alice"}) == {
         "error": "name: no stored voice 'alice'; stored: none"}
 
 
@@ -145,11 +146,11 @@ def private_svc(csm, tmp_path):
 
 def test_f5_style_upload_from_a_url_then_synthesis_with_local_voice(private_svc, file_server):
     svc = private_svc
-    up = svc.handle({"endpoint": "upload", "voice_file_url": f"{file_server}/voice.wav", "voice_name": "bob",
+    up = queue_job(svc, {"endpoint": "upload", "voice_file_url": f"{file_server}/voice.wav", "voice_name": "bob",
                      "ref_text": "Hello there, this is my voice."})
     assert up["voice"]["name"] == "bob"
-    assert [v["name"] for v in svc.handle({"endpoint": "list_voices"})["voices"]] == ["bob"]
-    assert svc.handle({"text": "Hi from Bob.", "local_voice": "bob"})["voice"] == "bob"
+    assert [v["name"] for v in queue_job(svc, {"endpoint": "list_voices"})["voices"]] == ["bob"]
+    assert queue_job(svc, {"text": "Hi from Bob.", "local_voice": "bob"})["voice"] == "bob"
 
 
 @pytest.mark.parametrize("url, message", [
@@ -157,7 +158,7 @@ def test_f5_style_upload_from_a_url_then_synthesis_with_local_voice(private_svc,
     ("/big.wav", "audio_url: the file is 11.5 MB, over the 10 MB limit"),
 ])
 def test_url_downloads_that_fail_say_why(private_svc, file_server, url, message):
-    out = private_svc.handle({"action": "upload_voice", "name": "x", "audio_url": file_server + url, "text": "t"})
+    out = queue_job(private_svc, {"action": "upload_voice", "name": "x", "audio_url": file_server + url, "text": "t"})
     assert out["error"].startswith(message), out
 
 
@@ -169,13 +170,13 @@ def test_url_downloads_that_fail_say_why(private_svc, file_server, url, message)
     (42, "audio_url: must be an http(s) URL string"),
 ])
 def test_bad_urls_are_refused_before_any_connection(svc, url, message):
-    out = svc.handle({"action": "upload_voice", "name": "x", "audio_url": url, "text": "t"})
+    out = queue_job(svc, {"action": "upload_voice", "name": "x", "audio_url": url, "text": "t"})
     assert out["error"].startswith(message), out
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden", "x" * 65, "voice.wav", None, 7, "-x"])
 def test_hostile_voice_names_are_refused_and_write_nothing(svc, speech_wav, tmp_path, name):
-    out = svc.handle({"action": "upload_voice", "name": name, "audio_base64": b64(speech_wav), "text": "t"})
+    out = queue_job(svc, {"action": "upload_voice", "name": name, "audio_base64": b64(speech_wav), "text": "t"})
     assert out["error"].startswith("name: must be 1-64 letters, digits, '-' or '_'"), out
     assert not (tmp_path / "voices").exists() and not (tmp_path / "escape.wav").exists()
 
@@ -204,7 +205,7 @@ def test_bad_reference_inputs(svc, speech_wav):
         ({"voice": "../voices/x"}, "voice: unknown voice '../voices/x' for the csm engine"),
     ]
     for extra, message in cases:
-        out = svc.handle({"text": "Hi.", **extra})
+        out = queue_job(svc, {"text": "Hi.", **extra})
         assert set(out) == {"error"} and out["error"].startswith(message), (extra, out)
 
 
@@ -213,7 +214,7 @@ def test_a_prompt_that_cannot_fit_2048_positions_names_what_to_shorten(svc):
     sf.write(clip, (0.1 * np.random.default_rng(0).standard_normal(24000 * 30)).astype(np.float32), 24000,
              format="FLAC")
     turn = {"text": "Thirty seconds of talk.", "speaker": 0, "audio_base64": b64(clip.getvalue())}
-    out = svc.handle({"text": "Does this fit?", "context": [turn] * 6})
+    out = queue_job(svc, {"text": "Does this fit?", "context": [turn] * 6})
     assert out["error"].startswith("context: the prompt (reference 0.0 s, context 180.0 s, text) takes ")
     assert out["error"].endswith("shorten the context or the reference audio")
 
@@ -221,9 +222,9 @@ def test_a_prompt_that_cannot_fit_2048_positions_names_what_to_shorten(svc):
 @pytest.mark.slow
 def test_long_text_is_chunked_and_every_chunk_is_generated(svc):
     sentences = [f"This is sentence number {i} of a longer answer that keeps one voice." for i in range(7)]
-    out = svc.handle({"text": " ".join(sentences), "max_audio_length_ms": 4000, "cache": False})
+    out = queue_job(svc, {"text": " ".join(sentences), "max_audio_length_ms": 4000, "cache": False})
     assert out["duration_ms"] == 4000 and out["chunks_processed"] == 1  # the cap ends it after one chunk
-    full = svc.handle({"text": " ".join(sentences[:5]), "cache": False})
+    full = queue_job(svc, {"text": " ".join(sentences[:5]), "cache": False})
     assert full["chunks_processed"] == 2 and full["duration_ms"] > 10_000
 
 
@@ -240,9 +241,12 @@ def test_the_job_budget_stops_generation_inside_a_chunk(csm, tmp_path, monkeypat
     svc = csm_service(csm, tmp_path, max_job_seconds=1)
     text = "A long sentence that the tiny model would take several seconds to finish generating, frame by frame."
     t = time.monotonic()
-    out = svc.handle({"text": text * 2, "cache": False})
+    out = queue_job(svc, {"text": text * 2, "cache": False})
     assert out["error"].startswith("timeout: the job ran past its 1 s budget (MAX_JOB_SECONDS) with 0 of 1")
     assert time.monotonic() - t < 3  # generation stopped at the deadline, not at the end of its frame budget
+    end = time.monotonic() + 2
+    while csm.batcher.busy and time.monotonic() < end:  # its slot is freed at the batch's next turn
+        time.sleep(0.01)
     assert csm.batcher.busy == 0
 
 
@@ -255,7 +259,7 @@ def test_engine_failures_that_poison_the_worker_ask_the_sdk_for_a_fresh_one(csm,
             raise WorkerPoisoned("CUDA out of memory generating up to 10 s of audio")
 
     svc = TTSService(OutOfMemory(), AudioCache(str(tmp_path), 0), make_settings(), VoiceLibrary(str(tmp_path), 24000))
-    out = svc.handle({"text": "Hi."})
+    out = queue_job(svc, {"text": "Hi."})
     assert out == {"error": "engine: CUDA out of memory generating up to 10 s of audio", "refresh_worker": True}
 
 
@@ -293,3 +297,23 @@ def test_a_chunk_is_conditioned_on_the_previous_chunk(csm, svc):
     first = joined(csm.synthesize("First part.", r))
     after = joined(csm.synthesize(r.text, r, previous=("First part.", first)))
     assert len(alone) and len(after) and not np.array_equal(alone, after)
+
+
+def test_the_generate_reference_path_serves_jobs_and_stops_at_its_deadline(model_dir, tmp_path):
+    import time
+
+    from tts.engines import load_engine
+
+    eng = load_engine("csm", make_settings(model_id=model_dir, device="cpu", csm_loop="generate"))
+    try:
+        assert (eng.variant, eng.max_concurrency, eng.loop, eng.busy) == ("generate", 1, None, 0)
+        svc = csm_service(eng, tmp_path)
+        out = queue_job(svc, {"text": "The reference path.", "format": "wav", "max_audio_length_ms": 800})
+        assert "error" not in out, out
+        samples, rate = decode(out)
+        assert rate == 24000 and out["duration_ms"] == 800 and len(samples) == 800 * 24
+        t = time.monotonic()
+        late = eng.path.generate(eng.prompt([], 0, "Too late."), 200, 0, 0.9, 50, deadline=time.monotonic() - 1)
+        assert len(late) == 0 and time.monotonic() - t < 2  # stopped after its first frame, not after 200
+    finally:
+        eng.close()

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from cache import AudioCache
+from tests.csm_prompts import PROMPTS, embeds, prompt
 from tests.helpers import joined, make_settings
-from tests.test_csm_loop import PROMPTS, embeds, prompt
 from tools.tiny_csm import build_tiny_csm
+from tts.doors.queue import queue_job
 from tts.engines.csm_loop import FrameLoop
 from tts.service import TTSService
 
@@ -128,9 +129,9 @@ def test_a_failing_request_fails_alone_and_a_dropped_one_frees_its_slot(engine4,
 def test_jobs_on_several_threads_batch_through_the_service(engine4, tmp_path):
     svc = TTSService(engine4, AudioCache(str(tmp_path / "c"), 0), make_settings())
     requests = [{"text": t, "seed": i, "format": "wav", "cache": False} for i, t in enumerate(TEXTS[:4])]
-    alone = [svc.handle(r)["audio_base64"] for r in requests]
+    alone = [queue_job(svc, r)["audio_base64"] for r in requests]
     results: list = [None] * 4
-    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, svc.handle(requests[i])))
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, queue_job(svc, requests[i])))
                for i in range(4)]
     for t in threads:
         t.start()
@@ -145,8 +146,8 @@ def test_concurrent_websocket_clients_share_frame_steps(engine4, tmp_path):
 
     from websockets.sync.client import connect
 
-    from tests.test_http import server
-    from tts.http_app import Backend
+    from tests.helpers import app_server
+    from tts.doors.backend import Backend
 
     backend = Backend(make_settings())
     backend.ready(TTSService(engine4, AudioCache(str(tmp_path / "c"), 0), backend.settings))
@@ -164,7 +165,7 @@ def test_concurrent_websocket_clients_share_frame_steps(engine4, tmp_path):
                 frames.append(message)
             results[i] = (b"".join(frames), json.loads(message))
 
-    with server(backend) as port:
+    with app_server(backend) as port:
         threads = [threading.Thread(target=client, args=(i,)) for i in range(3)]
         for t in threads:
             t.start()
@@ -245,9 +246,9 @@ def test_every_torch_call_of_the_engine_runs_on_its_model_thread(engine4, monkey
     seen = set()
 
     def noting(fn):
-        def run(*args):
+        def run(*args, **kwargs):
             seen.add(threading.current_thread().name)
-            return fn(*args)
+            return fn(*args, **kwargs)
         return run
 
     monkeypatch.setattr(engine4.loop, "run", noting(engine4.loop.run))
@@ -306,3 +307,33 @@ def test_the_dtype_is_bfloat16_only_on_gpus_that_compute_in_it(monkeypatch):
     assert choose_dtype("cuda") == torch.float32
     assert choose_dtype("cuda:1") == choose_dtype("cuda:2") == torch.bfloat16
     assert choose_dtype("cuda", "float16") == torch.float16 and choose_dtype("cpu") == torch.float32
+
+
+@pytest.mark.parametrize("failure", ["capture", "compile"])
+def test_a_failing_graph_capture_or_compilation_leaves_the_loop_eager_with_one_warning(tmp_path, monkeypatch, caplog,
+                                                                                       failure):
+    """The GPU path has never run on a GPU here: whatever goes wrong in capture or compilation at start, the worker
+    starts, runs eagerly and says so once."""
+    import tts.engines.csm as csm_module
+    from tts.engines import load_engine
+    from tts.engines.csm_loop import CudaGraphStep
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+
+    if failure == "capture":
+        monkeypatch.setattr(csm_module, "graphs_possible", lambda device: True)
+        monkeypatch.setattr(CudaGraphStep, "capture", broken)
+        settings = {"csm_cuda_graphs": True}
+    else:
+        monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: broken)
+        settings = {"csm_compile": True}
+    path = build_tiny_csm(str(tmp_path / "m"))
+    eng = load_engine("csm", make_settings(model_id=path, device="cpu", csm_batch=2, **settings))
+    try:
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name.startswith("tts")]
+        assert len(warnings) == 1 and "the frame loop runs eagerly" in warnings[0], warnings
+        assert eng.loop.run == eng.loop.step_fn and not eng.cuda_graphs and not eng.compiled
+        assert len(joined(eng.stream(eng.prompt([], 0, "Hi."), 5, 0, 0.9, 50))) == 5 * 1920
+    finally:
+        eng.close()

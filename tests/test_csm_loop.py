@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.csm_prompts import PROMPTS, embeds, prompt
 from tools.syncs import count_syncs
 from tools.tiny_csm import build_processor, build_tiny_csm, tiny_config
 from tts.engines.csm_batch import _end_of_audio
@@ -35,31 +36,6 @@ def tiny32():
         model.lm_head.weight.mul_(40)
         model.depth_decoder.codebooks_head.weight.mul_(40)
     return model, build_processor(config.bos_token_id)
-
-
-def clip(seconds: float, seed: int) -> np.ndarray:
-    return (np.random.default_rng(seed).standard_normal(int(24000 * seconds)) * 0.1).astype(np.float32)
-
-
-PROMPTS = {
-    "text only": [("1", "Say this, please.", None)],
-    "context audio": [("0", "Hello there.", clip(1.0, 0)), ("1", "And a reply to that.", None)],
-    "reference and previous chunk": [("0", "This is my voice.", clip(0.6, 1)), ("0", "The first part.", clip(0.8, 2)),
-                                     ("0", "The second part.", None)],
-}
-
-
-def prompt(processor, turns):
-    conversation = [{"role": role, "content": [{"type": "text", "text": text}]
-                     + ([{"type": "audio", "audio": audio}] if audio is not None else [])}
-                    for role, text, audio in turns]
-    return processor.apply_chat_template(conversation, tokenize=True, return_dict=True)
-
-
-def embeds(model, inputs):
-    with torch.inference_mode():
-        return model._merge_input_ids_with_input_values(inputs["input_ids"], inputs.get("input_values"),
-                                                         inputs.get("input_values_cutoffs"))["inputs_embeds"]
 
 
 def run(loop, model, inputs, frames=FRAMES, slot=0, seed=0, temperature=0.9, top_k=50):

@@ -1,7 +1,6 @@
 """WORKER_MODE=http: the FastAPI app under a real uvicorn on 127.0.0.1, called with http.client and the websockets
 client. Streaming is shown by ordering: the engine holds its last sentence until the client has its first audio."""
 import base64
-import contextlib
 import http.client
 import io
 import json
@@ -19,8 +18,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from cache import AudioCache
-from tests.helpers import ROOT, free_port, make_settings, wait_for_port, worker_env
-from tts.http_app import Backend, create_app
+from tests.helpers import ROOT, app_server, free_port, make_settings, wait_for_port, worker_env
+from tts.doors.backend import Backend
 from tts.service import TTSService
 
 FIVE = ("The first sentence is short. Here comes the second one. A third sentence follows it. "
@@ -47,25 +46,6 @@ class Gated:
             yield piece
 
 
-@contextlib.contextmanager
-def server(backend):
-    import uvicorn
-
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning"))
-    srv.capture_signals = contextlib.nullcontext
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield port
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture
 def gated(engine):
     return Gated(engine)
@@ -75,7 +55,7 @@ def gated(engine):
 def app(gated, tmp_path):
     backend = Backend(make_settings(max_queue=0, max_concurrency=1))
     backend.ready(TTSService(gated, AudioCache(str(tmp_path / "cache"), 0), backend.settings))
-    with server(backend) as port:
+    with app_server(backend) as port:
         yield port, backend
 
 
@@ -89,7 +69,7 @@ def request(port, method, path, body=None, headers=None, raw: bytes | None = Non
 
 def test_ping_is_204_while_loading_200_when_ready_and_503_when_failed(engine, tmp_path):
     backend = Backend(make_settings())
-    with server(backend) as port:
+    with app_server(backend) as port:
         assert request(port, "GET", "/ping")[0].status == 204
         resp, body = request(port, "POST", "/generate", {"text": "Too early."})
         assert resp.status == 503 and json.loads(body)["error"].startswith("initializing:")
@@ -138,9 +118,36 @@ def test_an_unexpected_failure_is_500_and_logged_and_the_server_lives_on(app, ga
 def test_oversize_bodies_are_413(engine, tmp_path):
     backend = Backend(make_settings(max_request_bytes=2048))
     backend.ready(TTSService(engine, AudioCache(str(tmp_path), 0), backend.settings))
-    with server(backend) as port:
+    with app_server(backend) as port:
         resp, body = request(port, "POST", "/generate", {"text": "x" * 5000})
-        assert resp.status == 413 and "MAX_REQUEST_BYTES" in json.loads(body)["error"]
+        assert resp.status == 413
+        # A small limit reads in bytes, not as "0.0 MB over the 0.0 MB limit".
+        assert json.loads(body)["error"] == ("input: the body is over 2,048 bytes (5,012 bytes so far), past the "
+                                             "limit (MAX_REQUEST_BYTES=2048); send audio by URL or shorter clips")
+
+
+def test_metrics_publishes_what_the_worker_did_in_the_prometheus_format(app):
+    port, _ = app
+    assert request(port, "POST", "/generate", {"text": "Counted."})[0].status == 200
+    assert request(port, "POST", "/generate", {"text": "Counted."})[0].status == 200  # a cache hit
+    assert request(port, "POST", "/generate", {"text": "Bad.", "speed": 9})[0].status == 400
+    assert request(port, "POST", "/generate", {"action": "health"})[0].status == 200
+    resp, body = request(port, "GET", "/metrics")
+    assert resp.status == 200 and resp.getheader("Content-Type").startswith("text/plain")
+    samples = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    assert samples['tts_jobs_total{type="synthesis"}'] == 2 and samples['tts_jobs_total{type="action"}'] == 1
+    assert samples['tts_jobs_total{type="invalid"}'] == 1  # it never parsed
+    assert samples['tts_job_failures_total{kind="input"}'] == 1
+    assert samples['tts_cache_lookups_total{result="hit"}'] == samples['tts_cache_lookups_total{result="miss"}'] == 1
+    assert samples["tts_synthesized_total"] == 1 and samples["tts_real_time_factor_count"] == 1
+    assert 0 < samples["tts_audio_seconds_total"] < 5 and samples["tts_job_seconds_count"] == 2
+    assert samples["tts_jobs_running"] == 0 and samples["tts_jobs_waiting"] == 0
+    health = json.loads(request(port, "GET", "/health")[1])
+    assert health["counts"] == {"jobs": 4, "failed": 1, "cache_hits": 1, "synthesized": 1, "chunks_synthesized": 1}
 
 
 def test_generate_audio_is_the_file_with_its_metadata_in_headers(app):
@@ -226,7 +233,7 @@ def test_ping_answers_during_a_long_generation_and_a_full_line_is_429(app, gated
 def test_an_api_key_guards_every_route_but_ping(engine, tmp_path):
     backend = Backend(make_settings(api_key="s3cret"))
     backend.ready(TTSService(engine, AudioCache(str(tmp_path), 0), backend.settings))
-    with server(backend) as port:
+    with app_server(backend) as port:
         assert request(port, "GET", "/ping")[0].status == 200
         assert request(port, "POST", "/generate", {"text": "Hi."})[0].status == 401
         assert request(port, "GET", "/health", headers={"Authorization": "Bearer wrong"})[0].status == 401

@@ -72,7 +72,7 @@ def test_only_config_reads_the_environment():
     # logs.py configures logging before settings exist (LOG_LEVEL); tools/ run at build and test time.
     allowed = {"tts.config", "tts.logs"}
     readers = []
-    for name, path in modules().items():
+    for name, path in {**modules(), "handler": os.path.join(ROOT, "handler.py")}.items():
         if name.startswith("tools") or name in allowed:
             continue
         with open(path, encoding="utf-8") as f:
@@ -80,3 +80,15 @@ def test_only_config_reads_the_environment():
         if "os.environ" in source or "os.getenv" in source:
             readers.append(name)
     assert readers == []
+
+
+def test_test_modules_do_not_import_each_other():
+    importers = []
+    for f in sorted(os.listdir(os.path.join(ROOT, "tests"))):
+        if f.endswith(".py"):
+            with open(os.path.join(ROOT, "tests", f), encoding="utf-8") as src:
+                tree = ast.parse(src.read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_"):
+                    importers.append(f"{f} imports {node.module}")
+    assert importers == []

@@ -81,7 +81,10 @@ def test_python_handler_py_exits_1_on_a_bad_request(tmp_path):
                            json.dumps({"input": {"text": ""}})], cwd=tmp_path, env=worker_env(tmp_path),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
-    assert "local_test: FAILED: text: is empty after whitespace is collapsed" in done.stdout
+    # The promised one line comes last, after the SDK's own error line.
+    assert done.stdout.strip().splitlines()[-1].startswith(
+        "local_test: FAILED: text: is empty after whitespace is collapsed")
+    assert done.stdout.count("local_test: FAILED") == 1
 
 
 @pytest.mark.parametrize("env, message", [

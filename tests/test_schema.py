@@ -99,3 +99,18 @@ def test_the_schema_is_published_as_json_schema():
     assert schema["required"] == ["text"] and schema["additionalProperties"] is False
     assert {"text", "voice", "speaker", "format", "sample_rate", "context", "s3Config"} <= set(schema["properties"])
     assert UploadVoiceAction.model_json_schema()["required"] == ["name", "text"]
+
+
+def test_an_unknown_field_suggests_the_allowed_one_it_is_closest_to():
+    assert error({"text": "Hi", "fromat": "mp3"}).startswith("fromat: unknown field; allowed fields: text, voice")
+    assert error({"text": "Hi", "fromat": "mp3"}).endswith("; did you mean 'format'?")
+    assert error({"text": "Hi", "speeker": 1}).endswith("; did you mean 'speaker'?")
+    assert error({"text": "Hi", "Sample_Rate": 16000}).endswith("; did you mean 'sample_rate'?")  # any case
+    assert error({"text": "Hi", "acton": "health"}).endswith("; did you mean 'action'?")
+    assert error({"action": "upload_voice", "nmae": "bob"}).endswith("; did you mean 'name'?")
+    nested = error({"text": "Hi", "s3Config": {"endpointurl": "https://h"}})
+    assert nested.startswith("s3Config.endpointurl: unknown field; s3Config takes endpointUrl")
+    assert nested.endswith("; did you mean 'endpointUrl'?")
+    # Nothing close, or a key too long to compare: the allowed fields only.
+    for key in ("xyz", "f" * 65 + "ormat"):
+        assert "did you mean" not in error({"text": "Hi", key: 1})

@@ -1,5 +1,5 @@
 """Jobs as streams (TTSService.run with stream=True): the bytes joined are one valid file of the format, sent while
-the rest is made; a hit streams the stored file; an abandoned stream stores nothing; RunPod stream items."""
+the rest is made; a hit streams what its miss streamed; an abandoned stream stores nothing; RunPod stream items."""
 import base64
 import io
 import json
@@ -11,9 +11,11 @@ import soundfile as sf
 
 from cache import AudioCache
 from tests.helpers import make_settings
-from tts.audio_stream import mp3_frame_length, wav_stream_header
+from tts import formats
+from tts.doors.queue import queue_job
+from tts.doors.queue_stream import MAX_ITEM_AUDIO, stream_items
 from tts.events import Audio, Done, Failed, Started
-from tts.queue_stream import MAX_ITEM_AUDIO, stream_items
+from tts.formats import mp3, wav
 from tts.service import TTSService
 
 FIVE = ("The first sentence is short. Here comes the second one. A third sentence follows it. "
@@ -39,7 +41,7 @@ def test_a_stream_joined_is_one_valid_file_and_the_cache_gets_the_whole_file(ser
     evts = events(service, {"text": FIVE, "format": fmt})
     assert isinstance(evts[0], Started) and (evts[0].format, evts[0].sample_rate) == (fmt, 24000)
     done = evts[-1]
-    assert isinstance(done, Done) and not done.result["cache_hit"]
+    assert isinstance(done, Done) and not done.result.cache_hit
     audio_events = [e for e in evts if isinstance(e, Audio)]
     if fmt == "flac":  # its header gets the length only at close: the file leaves whole, at the end
         assert len(audio_events) == 1
@@ -49,17 +51,26 @@ def test_a_stream_joined_is_one_valid_file_and_the_cache_gets_the_whole_file(ser
     samples, rate = decode(streamed, fmt)
     whole, _ = decode(done.data, fmt)
     assert rate == 24000 and abs(len(samples) - len(whole)) <= 2 * 1152
-    assert abs(len(whole) / rate * 1000 - done.result["duration_ms"]) < 60
+    assert abs(len(whole) / rate * 1000 - done.result.duration_ms) < 60
     # What differs between the stream and the stored file is only what the encoder fixes up at close.
     if fmt == "wav":
-        assert streamed[:44] == wav_stream_header(24000) and streamed[44:] == done.data[44:]
+        assert streamed[:44] == wav.streaming_header(done.data[:44]) and streamed[44:] == done.data[44:]
     elif fmt == "mp3":
-        assert streamed == done.data[mp3_frame_length(done.data[:4]):]
+        assert streamed == done.data[mp3.frame_length(done.data[:4]):]
     else:
         assert streamed == done.data
-    assert done.result["first_audio_ms"] <= done.result["generation_time_ms"]
+    assert done.result.first_audio_ms <= done.result.generation_time_ms
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "ogg", "pcm", "flac"])
+def test_a_cache_hit_streams_the_bytes_its_miss_streamed_and_both_report_what_they_sent(service, fmt):
+    """The cache stores the closed file; a WAV miss streamed a header of unknown length and an MP3 miss no info
+    frame. Clients get the same bytes for the same request, hit or miss, and size_bytes counts them."""
+    miss = events(service, {"text": FIVE, "format": fmt})
     hit = events(service, {"text": FIVE, "format": fmt})
-    assert hit[-1].result["cache_hit"] and joined(hit) == done.data
+    assert not miss[-1].result.cache_hit and hit[-1].result.cache_hit
+    assert joined(hit) == joined(miss) == formats.get(fmt).stream_of(miss[-1].data)
+    assert miss[-1].result.size_bytes == hit[-1].result.size_bytes == len(joined(miss))
 
 
 def test_the_first_audio_leaves_before_the_last_sentence_is_made(service):
@@ -85,7 +96,7 @@ def test_an_abandoned_stream_stores_nothing(service, tmp_path):
     assert first.data.startswith(b"OggS")
     run.close()  # the client went away
     assert service.cache.stats()["entries"] == 0
-    assert events(service, {"text": FIVE, "format": "ogg"})[-1].result["cache_hit"] is False
+    assert events(service, {"text": FIVE, "format": "ogg"})[-1].result.cache_hit is False
 
 
 def test_stream_items_carry_the_file_and_end_with_the_metadata(service):
@@ -106,7 +117,7 @@ def test_stream_items_carry_the_file_and_end_with_the_metadata(service):
 def test_large_audio_is_split_into_items_under_one_megabyte(engine, tmp_path):
     svc = TTSService(engine, AudioCache(str(tmp_path / "c"), 0), make_settings())
     text = " ".join([FIVE] * 6)  # ~50 s: one cached file of 2.4 MB, streamed back from the cache
-    svc.handle({"text": text, "format": "pcm"})
+    queue_job(svc, {"text": text, "format": "pcm"})
     items = list(stream_items(svc.run({"text": text, "format": "pcm"}, "t", stream=True, deliver=False)))
     assert items[-1]["cache_hit"] and len(items) > 4
     assert all(len(base64.b64decode(i["audio_base64"])) <= MAX_ITEM_AUDIO for i in items)
@@ -127,11 +138,3 @@ def test_a_bad_request_is_one_error_item_and_actions_one_done_item(service):
 def test_streams_carry_the_audio_themselves_not_a_bucket_url(service):
     [*_, last] = events(service, {"text": "Hi there.", "output_mode": "url"})
     assert isinstance(last, Failed) and last.error.startswith('output_mode: "url" is for whole results')
-
-
-def test_the_mp3_frame_length_comes_from_its_header():
-    # MPEG-2 layer III, 64 kbit/s, 24 kHz: 72 * 64000 / 24000 = 192 bytes; MPEG-1, 128 kbit/s, 44.1 kHz + padding
-    assert mp3_frame_length(bytes.fromhex("fff384c4")) == 192
-    assert mp3_frame_length(bytes.fromhex("fffb9264")) == 418
-    with pytest.raises(ValueError):
-        mp3_frame_length(b"RIFF")

@@ -4,10 +4,11 @@ from __future__ import annotations
 import time
 
 from cache import AudioCache
-from tts import audio
+from tts import formats
 from tts.config import Settings
 from tts.engines import Engine
 from tts.errors import InputError
+from tts.metrics import Metrics
 from tts.request import ActionRequest
 from tts.resolve import Resolver
 from tts.voices import VoiceLibrary
@@ -15,13 +16,13 @@ from tts.voices import VoiceLibrary
 
 class Actions:
     def __init__(self, engine: Engine, cache: AudioCache, settings: Settings, library: VoiceLibrary | None,
-                 resolver: Resolver, counts: dict):
+                 resolver: Resolver, metrics: Metrics):
         self.engine = engine
         self.cache = cache
         self.settings = settings
         self.library = library
         self.resolver = resolver
-        self.counts = counts          # the service's job counters, reported by health
+        self.metrics = metrics        # the service's numbers: health reports its job counts
         self.started = time.time()
 
     def run(self, request: ActionRequest) -> dict:
@@ -38,13 +39,13 @@ class Actions:
             "sample_rate": e.sample_rate,
             "default_voice": e.default_voice,
             "voices": [v["name"] for v in self.voices() if v["installed"]],
-            "formats": list(audio.FORMATS),
+            "formats": list(formats.FORMATS),
             "limits": {"max_text_chars": self.settings.max_text_chars,
                        "max_response_bytes": self.settings.max_response_bytes},
             "features": sorted(e.features),
             "voices_dir": self.library.directory if self.library else None,
             "cache": self.cache.stats(),
-            "counts": dict(self.counts),
+            "counts": self.metrics.counts(),
             "uptime_s": round(time.time() - self.started, 1),
         }
 

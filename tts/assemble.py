@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 
 import numpy as np
-import soundfile as sf
 
-from tts import audio
+from tts import audio, formats
 from tts.audio_stream import ByteStream, Sink
+from tts.formats import Codec, Writer
 
 MARGIN_MS = 60          # silence kept on each side of a seam, before the pause
 FADE_MS = 20            # fade-out where a length limit cuts speech, so the cut does not click
-OGG_PAGE_MS = 200.0     # an Ogg page at least this often: a stream's audio leaves in pieces of this length
 _DONE = object()
 
 
@@ -37,8 +37,11 @@ class Assembler:
         self._tail = np.zeros(0, np.float32)    # the last segment's trailing silence, kept if it stays last
         self._frame = audio.frame_samples(native_rate)   # silence is judged per frame (tts.audio)
         self._reset_segment()
-        self._encoder = _Encoder(native_rate, out_rate, fmt)
-        self._stream = ByteStream(self._encoder.sink, fmt, out_rate) if stream else None
+        self.codec = formats.get(fmt)
+        self._encoder = _Encoder(native_rate, out_rate, self.codec)
+        # Dropped without finish() or abort() (a caller's failure before its try), the encoder still stops.
+        weakref.finalize(self, self._encoder.stop)
+        self._stream = ByteStream(self._encoder.sink, self.codec) if stream else None
 
     def take(self) -> bytes:
         """The stream's new bytes: all the audio added so far, as far as the format lets it out (streaming only)."""
@@ -62,9 +65,15 @@ class Assembler:
     def encoded_bytes(self) -> int:
         """Bytes of the file so far: exact for uncompressed formats, else what the encoder has written (which
         trails the audio a little, as its thread catches up)."""
-        if self._encoder.fmt in ("wav", "pcm"):
-            return int(self._emitted * self._encoder.out_rate / self.native_rate) * 2
+        if self.codec.sample_bytes is not None:
+            return int(self._emitted * self._encoder.out_rate / self.native_rate) * self.codec.sample_bytes
         return self._encoder.written
+
+    @property
+    def streamed_bytes(self) -> int:
+        """Bytes take() has returned: a stream's size (it differs from the closed file's where the format rewrites
+        bytes at close)."""
+        return self._stream.sent if self._stream is not None else 0
 
     @property
     def full(self) -> bool:
@@ -149,16 +158,18 @@ class Assembler:
 
 
 class _Encoder:
-    """Resamples and encodes blocks on its own thread (soundfile, onnxruntime and torch release the GIL)."""
+    """Resamples and encodes blocks on its own thread (soundfile, onnxruntime and torch release the GIL). The
+    thread starts with the first block, so an encoder never fed holds no thread; it ends at close() or stop()."""
 
-    def __init__(self, in_rate: int, out_rate: int, fmt: str):
-        self.in_rate, self.out_rate, self.fmt = in_rate, out_rate, fmt
+    def __init__(self, in_rate: int, out_rate: int, codec: Codec):
+        self.in_rate, self.out_rate, self.codec = in_rate, out_rate, codec
         self.samples = 0
         self.sink = Sink()
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"encode-{fmt}", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
 
     @property
     def written(self) -> int:
@@ -168,11 +179,12 @@ class _Encoder:
     def put(self, block: np.ndarray) -> None:
         if self._error is not None:
             raise self._error
+        self._start()
         self._queue.put(block)
 
     def sync(self) -> None:
-        """Wait until every block put so far is encoded (at once after close)."""
-        if not self._thread.is_alive():
+        """Wait until every block put so far is encoded (at once after close, or before the first block)."""
+        if self._thread is None or not self._thread.is_alive():
             if self._error is not None:
                 raise self._error
             return
@@ -183,60 +195,59 @@ class _Encoder:
             raise self._error
 
     def close(self, discard: bool = False) -> tuple[bytes, int]:
-        self._queue.put(_DONE)
-        self._thread.join()
-        if self._error is not None and not discard:
+        if discard:
+            self.stop()
+        else:
+            self._start()  # a file with no audio is still a file
+            self._queue.put(_DONE)
+        if self._thread is not None:
+            self._thread.join()
+        if discard:
+            return b"", self.samples
+        if self._error is not None:
             raise self._error
-        data = self.sink.getvalue()
-        if self.fmt == "ogg" and not discard:
-            data = audio.set_ogg_serial(data)
-        return data, self.samples
+        return self.codec.finalize(self.sink.getvalue()), self.samples
+
+    def stop(self) -> None:
+        """End the thread without finishing the file (it may be called from any thread, the encoder's included)."""
+        with self._lock:
+            self._stopped = True
+            if self._thread is not None:
+                self._queue.put(_DONE)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None and not self._stopped:
+                self._thread = threading.Thread(target=self._run, name=f"encode-{self.codec.name}", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
-        sink = None
+        done = False  # _DONE taken: nothing follows it, so a failure after it has nothing to drain
         try:
-            sink = _open(self.sink, self.fmt, self.out_rate)
+            writer = self.codec.open(self.sink, self.out_rate)
             resampler = audio.Resampler(self.in_rate, self.out_rate)
-            while (block := self._queue.get()) is not _DONE:
+            while True:
+                block = self._queue.get()
+                if block is _DONE:
+                    done = True
+                    break
                 if isinstance(block, threading.Event):
                     block.set()
-                else:
-                    self._write(sink, resampler.push(block))
-            self._write(sink, resampler.finish())
-            if sink is not None:
-                sink.close()
+                elif not self._stopped:
+                    self._write(writer, resampler.push(block))
+            if not self._stopped:
+                self._write(writer, resampler.finish())
+            writer.close()
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread in put()/sync()/close()
             self._error = e
-            while (block := self._queue.get()) is not _DONE:  # drain, so the producer never waits on a dead consumer
+            while not done:  # drain, so the producer never waits on a dead consumer
+                block = self._queue.get()
                 if isinstance(block, threading.Event):
                     block.set()
+                done = block is _DONE
 
-    def _write(self, sink: sf.SoundFile | None, block: np.ndarray) -> None:
+    def _write(self, writer: Writer, block: np.ndarray) -> None:
         if len(block) == 0:
             return
         self.samples += len(block)
-        if sink is None:
-            self.sink.write(audio.to_pcm16(block).tobytes())
-        else:
-            sink.write(audio.to_pcm16(block) if sink.subtype == "PCM_16" else np.clip(block, -1.0, 1.0))
-
-
-def _open(sink: Sink, fmt: str, rate: int) -> sf.SoundFile | None:
-    """A soundfile writer for fmt, or None for raw pcm (written directly)."""
-    if fmt == "pcm":
-        return None
-    f = sf.SoundFile(sink, "w", samplerate=rate, channels=1, **audio.SOUNDFILE_ARGS[fmt])
-    if fmt == "ogg":
-        _set_ogg_page_ms(f, OGG_PAGE_MS)
-    return f
-
-
-_SFC_SET_OGG_PAGE_LATENCY_MS = 0x1302  # libsndfile >= 1.2 (sndfile.h); soundfile does not wrap it
-
-
-def _set_ogg_page_ms(f: sf.SoundFile, ms: float) -> None:
-    """libsndfile's Opus writer holds a page until it has ~1 s of audio; a stream wants smaller ones."""
-    from soundfile import _ffi, _snd
-
-    value = _ffi.new("double*", ms)
-    _snd.sf_command(f._file, _SFC_SET_OGG_PAGE_LATENCY_MS, value, _ffi.sizeof("double"))
+        writer.write(audio.to_pcm16(block) if self.codec.int16_input else np.clip(block, -1.0, 1.0))

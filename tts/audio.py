@@ -1,33 +1,11 @@
-"""Audio formats and sample-level helpers: silence detection, resampling (libsoxr), PCM conversion."""
+"""Sample-level helpers: silence detection, resampling (libsoxr), PCM conversion. Output formats are in
+tts.formats."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import soxr
 
-MIN_SAMPLE_RATE = 8000
-MAX_SAMPLE_RATE = 48000
 _QUALITY = "HQ"   # libsoxr's 20-bit quality: transparent for 16-bit output
-
-
-@dataclass(frozen=True)
-class Format:
-    mimetype: str
-    # None = any rate in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]; else the codec's only rates.
-    rates: tuple[int, ...] | None = None
-
-
-_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
-
-FORMATS: dict[str, Format] = {
-    "wav": Format("audio/wav"),
-    "mp3": Format("audio/mpeg", _MP3_RATES),
-    "ogg": Format("audio/ogg", _OPUS_RATES),
-    "flac": Format("audio/flac"),
-    "pcm": Format("audio/pcm"),
-}
 
 
 SILENCE_FRAME_MS = 10   # silence is judged per frame of this length
@@ -87,59 +65,6 @@ class Resampler:
 def to_pcm16(audio: np.ndarray) -> np.ndarray:
     """float [-1, 1] to int16, clipped first so loud peaks saturate instead of wrapping around."""
     return np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
-
-
-# How soundfile writes each container format (pcm is raw samples, no container).
-SOUNDFILE_ARGS: dict[str, dict] = {
-    "wav": {"format": "WAV", "subtype": "PCM_16"},
-    "flac": {"format": "FLAC", "subtype": "PCM_16"},
-    # libsndfile maps compression_level 0..1 onto LAME's VBR quality (0 = best). 0.5 gives ~45 kbit/s
-    # for 24 kHz speech, an eighth of the WAV size; VBR encodes ~25 % faster than constant bitrate.
-    "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "bitrate_mode": "VARIABLE", "compression_level": 0.5},
-    "ogg": {"format": "OGG", "subtype": "OPUS"},
-}
-
-
-OGG_SERIAL = 0x54545331  # "TTS1": one fixed stream serial, so the same request gives the same bytes
-
-
-def _ogg_crc_table() -> list[int]:
-    table = []
-    for i in range(256):
-        r = i << 24
-        for _ in range(8):
-            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else r << 1
-        table.append(r & 0xFFFFFFFF)
-    return table
-
-
-_OGG_CRC = _ogg_crc_table()
-
-
-def _ogg_crc(page: bytes) -> int:
-    crc = 0
-    for byte in page:
-        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC[(crc >> 24) ^ byte]
-    return crc
-
-
-def set_ogg_serial(data: bytes, serial: int = OGG_SERIAL) -> bytes:
-    """The Ogg stream with every page's serial number set to `serial` and its checksum recomputed.
-
-    libsndfile picks a random serial per file (with no way to set it), which would make identical requests
-    give different bytes."""
-    out = bytearray(data)
-    pos = 0
-    while pos + 27 <= len(out) and out[pos:pos + 4] == b"OggS":
-        segments = out[pos + 26]
-        end = pos + 27 + segments + sum(out[pos + 27:pos + 27 + segments])
-        out[pos + 14:pos + 18] = serial.to_bytes(4, "little")
-        out[pos + 22:pos + 26] = b"\0\0\0\0"
-        out[pos + 22:pos + 26] = _ogg_crc(bytes(out[pos:end])).to_bytes(4, "little")
-        pos = end
-    if pos != len(out):
-        raise ValueError(f"not a whole Ogg stream: a page is cut at byte {pos} of {len(out)}")
-    return bytes(out)
 
 
 def duration_ms(num_samples: int, sample_rate: int) -> int:

@@ -71,6 +71,7 @@ class Settings:
     hibari_home: str = ""             # where extra hibari voices are installed ("" = hibari's default)
     # Doors
     worker_mode: str = "queue"        # queue: RunPod's job queue (handler); http: a server for load-balancing endpoints
+    deployed: bool = False            # queue: RunPod hands jobs over RUNPOD_WEBHOOK_GET_JOB (else a local run or API)
     handler_mode: str = "dict"        # queue: dict (one output per job) or stream (a generator for /stream)
     host: str = "0.0.0.0"             # http: the address to listen on
     port: int = 8000                  # http: RunPod's PORT (the image sets 80)
@@ -113,6 +114,7 @@ class Settings:
             hibari_threads=reader.int("HIBARI_THREADS", 1, 1),
             hibari_home=env.get("HIBARI_HOME") or _user_dir(env, "XDG_CACHE_HOME", ".cache", "hibari"),
             worker_mode=reader.choice("WORKER_MODE", "queue", ("queue", "http")),
+            deployed=bool(env.get("RUNPOD_WEBHOOK_GET_JOB", "").strip()),
             handler_mode=reader.choice("HANDLER_MODE", "dict", ("dict", "stream")),
             host=env.get("HOST", "").strip() or "0.0.0.0",
             port=(port := reader.int("PORT", 8000, 1, 65535)),

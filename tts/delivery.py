@@ -7,22 +7,24 @@ import json
 import logging
 import os
 
+from tts import formats
 from tts.errors import OutputError
 from tts.request import SynthesisRequest
+from tts.result import Result
 from tts.upload import URL_EXPIRES_S, Bucket, upload
 
 log = logging.getLogger("tts.delivery")
 
 
-def deliver(result: dict, data: bytes, output_mode: str, bucket: Bucket | None, max_response_bytes: int) -> dict:
-    """The output fields that carry the audio, to add to `result` (the metadata)."""
+def deliver(result: Result, data: bytes, output_mode: str, bucket: Bucket | None, max_response_bytes: int) -> dict:
+    """The output fields that carry the audio (output_mode, audio_base64 | audio_url, url_expires_s)."""
     too_big = None if output_mode == "url" else oversize(result, len(data), max_response_bytes)
     if too_big and bucket is None:
         raise OutputError(too_big)
     if output_mode == "base64" and not too_big:
         return {"output_mode": "base64", "audio_base64": base64.b64encode(data).decode("ascii")}
     try:
-        url = upload(bucket, data, f"{result['cache_key']}.{result['format']}", result["mimetype"])
+        url = upload(bucket, data, f"{result.cache_key}.{result.format}", result.mimetype)
     except Exception as e:  # noqa: BLE001 - boto raises many types; the job fails with the reason
         raise OutputError(f"could not upload to bucket {bucket.name!r} at {bucket.endpoint_url}: "
                           f"{type(e).__name__}: {e}") from e
@@ -37,19 +39,22 @@ def _base64_size(raw_bytes: float) -> float:
 
 
 def _advice(fmt: str) -> str:
-    return "shorter text or a lower sample_rate" if fmt in ("mp3", "ogg") \
-        else 'format "mp3" or "ogg" (a tenth of the size), shorter text or a lower sample_rate'
+    if formats.get(fmt).lossy:
+        return "shorter text or a lower sample_rate"
+    smaller = " or ".join(f'"{c.name}"' for c in formats.FORMATS.values() if c.lossy)
+    return f"format {smaller} (a tenth of the size), shorter text or a lower sample_rate"
 
 
 def refuse_certain_oversize(r: SynthesisRequest, max_chars_per_second: float, limit: int) -> None:
     """Before synthesis: refuse uncompressed output that is too large even if the voice spoke as fast as it
     ever does (compressed sizes are not predictable enough to refuse on)."""
-    if r.format not in ("wav", "pcm"):
+    sample_bytes = formats.get(r.format).sample_bytes
+    if sample_bytes is None:
         return
     seconds = len(r.text) / (max_chars_per_second * r.speed)
     if r.max_audio_length_ms is not None:
         seconds = min(seconds, r.max_audio_length_ms / 1000)
-    size = _base64_size(seconds * r.sample_rate * 2)
+    size = _base64_size(seconds * r.sample_rate * sample_bytes)
     if size > limit:
         raise OutputError(f"the response would be at least {size / 1e6:.2f} MB (at least {seconds:.0f} s of "
                           f"{r.format} at {r.sample_rate} Hz for {len(r.text)} characters), over the "
@@ -67,16 +72,16 @@ def refuse_growing_oversize(r: SynthesisRequest, seconds: float, encoded_bytes: 
                           f'{_advice(r.format)}, or configure a bucket for "output_mode": "url"')
 
 
-def oversize(result: dict, size_bytes: int, limit: int) -> str | None:
+def oversize(result: Result, size_bytes: int, limit: int) -> str | None:
     """Why the base64 response would exceed `limit` bytes, or None when it fits."""
     # Base64 needs no JSON escaping: the payload is the rest of the dict plus the encoded length.
     b64_len = 4 * ((size_bytes + 2) // 3)
-    size = len(json.dumps({**result, "output_mode": "base64", "audio_base64": ""})) + b64_len
+    size = len(json.dumps({**result.output(), "output_mode": "base64", "audio_base64": ""})) + b64_len
     if size <= limit:
         return None
-    advice = _advice(result["format"])
-    return (f"the response would be {size / 1e6:.2f} MB ({result['duration_ms'] / 1000:.0f} s of "
-            f"{result['format']} at {result['sample_rate']} Hz), over the {limit / 1e6:.2f} MB limit "
+    advice = _advice(result.format)
+    return (f"the response would be {size / 1e6:.2f} MB ({result.duration_ms / 1000:.0f} s of "
+            f"{result.format} at {result.sample_rate} Hz), over the {limit / 1e6:.2f} MB limit "
             f"(MAX_RESPONSE_BYTES; RunPod drops results over 20 MB); ask for {advice}, "
             f'or configure a bucket for "output_mode": "url"')
 

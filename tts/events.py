@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tts.result import Result
+
 
 @dataclass(frozen=True)
 class Started:
@@ -24,25 +26,32 @@ class Audio:
 
 @dataclass(frozen=True)
 class Done:
-    """The job succeeded. `result` is the output (synthesis metadata, delivered audio fields when the service
-    delivered them, or an action's answer); `data` the whole audio file (empty for actions)."""
-    result: dict
+    """The job succeeded: a synthesis's `result` (tts.result.Result: its metadata, and how the audio was delivered
+    when the service delivered it) and `data`, the whole audio file; or an action's answer, `action`."""
+    result: Result | None = None
     data: bytes = field(default=b"", repr=False)
-    action: bool = False
+    action: dict | None = None
+
+    def output(self) -> dict:
+        """The job's output JSON."""
+        return self.action if self.action is not None else self.result.output()
+
+
+# What a failure was, for every door to answer in its own terms (tts/doors/answers.py).
+KINDS = ("input", "output", "timeout", "busy", "engine", "internal")
 
 
 @dataclass(frozen=True)
 class Failed:
-    """The job failed. `kind`: "input" (the request: a field error, a timeout, an output that cannot be
-    delivered), "engine" (the worker must restart: `refresh_worker`), or "internal" (a bug, logged)."""
+    """The job failed. `kind` (one of KINDS): "input" (a request field is wrong), "output" (the result cannot be
+    delivered as asked), "timeout" (past MAX_JOB_SECONDS or a download's deadline), "busy" (no room for the job:
+    retry after `retry_after_s`), "engine" (the worker must restart: `refresh_worker`), "internal" (a bug,
+    logged). `field`: the request field an input error names."""
     error: str
     kind: str
     field: str | None = None
+    retry_after_s: int | None = None
 
-    @property
-    def refresh_worker(self) -> bool:
-        return self.kind == "engine"
-
-    def as_output(self) -> dict:
-        """The queue handler's output for this failure."""
-        return {"error": self.error, "refresh_worker": True} if self.refresh_worker else {"error": self.error}
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown failure kind {self.kind!r}")

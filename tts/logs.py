@@ -6,9 +6,11 @@ import os
 import sys
 
 
-def setup_logging() -> None:
-    # The runpod SDK defaults to DEBUG, which prints whole job outputs (base64 audio) into the logs.
-    os.environ.setdefault("RUNPOD_LOG_LEVEL", "INFO")
+def setup_logging(sdk_level: str = "INFO") -> None:
+    """Our log lines at LOG_LEVEL (INFO); the runpod SDK's at `sdk_level` unless RUNPOD_LOG_LEVEL says otherwise:
+    it defaults to DEBUG, which prints whole job outputs (base64 audio) into the logs. Call before importing
+    runpod (it reads its level then)."""
+    os.environ.setdefault("RUNPOD_LOG_LEVEL", sdk_level)
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     root = logging.getLogger("tts")
     if root.handlers:

@@ -5,6 +5,7 @@ Every problem becomes one InputError, `"<field>: <what is wrong; what is allowed
 the engine (speakers, languages, voices, features) read the Capabilities passed as validation context."""
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar
@@ -12,7 +13,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
-from tts import audio
+from tts import formats
 from tts import text as text_rules
 from tts.engines.base import Capabilities
 from tts.errors import MAX_MESSAGE_CHARS, InputError, printable, show
@@ -20,7 +21,6 @@ from tts.request import ActionRequest, AudioSource, SynthesisRequest, TurnSource
 from tts.upload import Bucket
 from tts.voices import NAME_RE
 
-FORMAT_ALIASES = {"opus": "ogg", "mpeg": "mp3", "wave": "wav"}
 LANGUAGE_NAMES = {"english": "en"}
 FEATURE_NAMES = {"context": "conversation context", "cloning": "voice cloning", "sampling": "sampling settings"}
 MAX_SEED = 2**63 - 1
@@ -29,6 +29,7 @@ MAX_REFERENCE_TEXT = 1000
 ACTION_KEYS = ("action", "endpoint")
 ACTION_ALIASES = {"upload": "upload_voice"}   # the F5-TTS workers' name
 CLONING_ACTIONS = ("upload_voice", "delete_voice")
+_MAX_SUGGESTED_KEY = 64   # longer unknown keys get no suggestion (difflib's cost grows with the length)
 
 
 # -- validation context and errors ----------------------------------------------------------------
@@ -175,12 +176,11 @@ def _voice(value: Any, info: ValidationInfo) -> str | None:
 
 def _format(value: Any) -> str:
     if value is None:
-        return "wav"
-    fmt = _string(value).strip().lower()
-    fmt = FORMAT_ALIASES.get(fmt, fmt)
-    if fmt not in audio.FORMATS:
-        raise _fail(f"unsupported format {_show(value)}; allowed: {', '.join(audio.FORMATS)}")
-    return fmt
+        return formats.DEFAULT
+    codec = formats.find(_string(value).strip().lower())
+    if codec is None:
+        raise _fail(f"unsupported format {_show(value)}; allowed: {', '.join(formats.FORMATS)}")
+    return codec.name
 
 
 def _language(value: Any, info: ValidationInfo) -> str:
@@ -243,15 +243,26 @@ def _schema_required(schema: dict, cls: type) -> None:
 
 
 class _Model(BaseModel):
-    """Unknown fields are refused naming the allowed ones; aliases are folded onto their fields first."""
+    """Unknown fields are refused naming the allowed ones, and the closest one when it is close (a misspelling);
+    aliases are folded onto their fields first."""
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_schema_required)
     ALIASES: ClassVar[dict[str, str]] = {}
     REQUIRED: ClassVar[tuple[str, ...]] = ()
     SHAPE: ClassVar[str] = "an object"
+    OTHER_KEYS: ClassVar[tuple[str, ...]] = ()   # keys allowed beside the fields, worth suggesting too
 
     @classmethod
     def unknown_field(cls, name: str) -> str:
         return f"unknown field; allowed fields: {', '.join((*cls.model_fields, *cls.ALIASES))}"
+
+    @classmethod
+    def near_field(cls, name: Any) -> str | None:
+        """The allowed key a misspelled one is closest to, if one is close (any case)."""
+        if not isinstance(name, str) or len(name) > _MAX_SUGGESTED_KEY:
+            return None
+        keys = {k.lower(): k for k in (*cls.model_fields, *cls.ALIASES, *cls.OTHER_KEYS)}
+        near = difflib.get_close_matches(name.lower(), keys, n=1, cutoff=0.6)
+        return keys[near[0]] if near else None
 
     @model_validator(mode="before")
     @classmethod
@@ -266,7 +277,8 @@ class _Model(BaseModel):
             merged[name] = value
         unknown = sorted(k for k in merged if k not in cls.model_fields)
         if unknown:
-            raise _fail(cls.unknown_field(unknown[0]), unknown[0])
+            near = cls.near_field(unknown[0])
+            raise _fail(cls.unknown_field(unknown[0]) + (f"; did you mean {near!r}?" if near else ""), unknown[0])
         return merged
 
 
@@ -313,12 +325,13 @@ class SynthesisInput(_Model):
     ALIASES: ClassVar[dict[str, str]] = {"speaker_id": "speaker", "local_voice": "voice",
                                          "response_format": "format"}
     REQUIRED: ClassVar[tuple[str, ...]] = ("text",)
+    OTHER_KEYS: ClassVar[tuple[str, ...]] = ACTION_KEYS
 
     text: Annotated[str, BeforeValidator(_text)] = Field(None, validate_default=True)
     voice: Annotated[str | None, BeforeValidator(_voice)] = None
     speaker: Annotated[int, BeforeValidator(_speaker)] = Field(None, validate_default=True)
-    format: Annotated[str, BeforeValidator(_format)] = "wav"
-    sample_rate: Annotated[int | None, _whole(audio.MIN_SAMPLE_RATE, audio.MAX_SAMPLE_RATE)] = None
+    format: Annotated[str, BeforeValidator(_format)] = formats.DEFAULT
+    sample_rate: Annotated[int | None, _whole(formats.MIN_SAMPLE_RATE, formats.MAX_SAMPLE_RATE)] = None
     speed: Annotated[float, _number(0.5, 2.0, 1.0)] = 1.0
     seed: Annotated[int, _whole(0, MAX_SEED, 0)] = 0          # a null seed still gives cacheable audio
     cache: Annotated[bool, _flag(True)] = True
@@ -346,10 +359,10 @@ class SynthesisInput(_Model):
                             "reference_text")
         elif self.reference_text is not None:
             raise _fail("needs reference_audio: it is the transcript of that clip", "reference_text")
-        rates = audio.FORMATS[self.format].rates
-        if self.sample_rate is not None and rates and self.sample_rate not in rates:
+        codec = formats.get(self.format)
+        if self.sample_rate is not None and not codec.allows(self.sample_rate):
             raise _fail(f"{self.sample_rate} Hz cannot be encoded as {self.format}; "
-                        f"{self.format} allows {', '.join(map(str, rates))}", "sample_rate")
+                        f"{self.format} allows {', '.join(map(str, codec.rates))}", "sample_rate")
         return self
 
 
@@ -460,11 +473,8 @@ def _synthesis(m: SynthesisInput, caps: Capabilities) -> SynthesisRequest:
                                       AudioSource(f"context[{i}].audio_base64", base64=turn.audio_base64)))
     reference = None if m.reference_audio is None else \
         TurnSource(m.reference_text, m.speaker, AudioSource("reference_audio", base64=m.reference_audio))
-    rates = audio.FORMATS[m.format].rates
-    rate = m.sample_rate
-    if rate is None:  # the native rate, or the closest rate the codec can take
-        rate = caps.sample_rate if not rates or caps.sample_rate in rates \
-            else min(rates, key=lambda r: abs(r - caps.sample_rate))
+    # The native rate by default, or the closest rate the codec can take.
+    rate = formats.get(m.format).nearest_rate(caps.sample_rate) if m.sample_rate is None else m.sample_rate
     builtin = {v.name for v in caps.voices}
     voice = m.voice if m.voice is not None or reference is not None else caps.default_voice
     return SynthesisRequest(

@@ -4,25 +4,34 @@ Failed event, counted and logged in one place."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
-from cache import AudioCache, cache_key
-from tts import audio, delivery, text
+from cache import AudioCache, synthesis_key
+from tts import audio, delivery, formats, text
 from tts.actions import Actions
 from tts.assemble import Assembler
 from tts.config import Settings
 from tts.engines import Engine, load_engine
-from tts.errors import InputError, PromptTooLarge, PromptTooLong, TimedOut, VoiceNotInstalled, WorkerPoisoned
+from tts.errors import (
+    InputError,
+    OutputError,
+    PromptTooLarge,
+    PromptTooLong,
+    TimedOut,
+    VoiceNotInstalled,
+    WorkerPoisoned,
+)
 from tts.events import Audio, Done, Failed, Started
 from tts.fetch import Fetcher
+from tts.metrics import Metrics
 from tts.request import ActionRequest, Conditioning, SynthesisRequest
 from tts.resolve import Resolver
+from tts.result import Result
 from tts.schema import parse
 from tts.voices import VoiceLibrary
 
@@ -42,25 +51,22 @@ class TTSService:
         self.library = library
         self.resolver = Resolver(engine.name, engine.sample_rate, library, Fetcher(settings.allow_private_urls),
                                  settings.bucket)
-        self.counts = {"jobs": 0, "failed": 0, "cache_hits": 0, "synthesized": 0, "chunks_synthesized": 0}
-        self._counts_lock = threading.Lock()  # jobs run on several threads at once
-        self.actions = Actions(engine, cache, settings, library, self.resolver, self.counts)
+        self.metrics = Metrics()
+        busy = getattr(engine, "busy", None)  # engines that batch say how many requests they are generating
+        if busy is not None:
+            self.metrics.gauge("tts_engine_busy", "Requests the engine is generating now (CSM: batch slots in use)",
+                               lambda: engine.busy)
+        self.actions = Actions(engine, cache, settings, library, self.resolver, self.metrics)
 
-    def _count(self, name: str, n: int = 1) -> None:
-        with self._counts_lock:
-            self.counts[name] += n
+    def close(self) -> None:
+        """Stop the engine's threads (the worker is shutting down)."""
+        self.engine.close()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.metrics.counts()
 
     # -- entry points ------------------------------------------------------------------------
-    def handle(self, raw_input, job_id: str = "-", progress=None) -> dict:
-        """A queue job's input to its output dict (audio as base64 or a bucket URL); errors come back as
-        {"error": "<field>: ..."}. `progress(update: dict)`, when given, hears after each chunk but the last."""
-        for event in self.run(raw_input, job_id, progress):
-            if isinstance(event, Failed):
-                return event.as_output()
-            if isinstance(event, Done):
-                return event.result
-        raise AssertionError("a job ends with Done or Failed")
-
     def run(self, raw_input, job_id: str = "-", progress=None, *, stream: bool = False,
             deliver: bool = True, forced_format: str | None = None) -> Iterator[Started | Audio | Done | Failed]:
         """Every door's way in: the job's events (tts.events), ending with one Done or Failed; it never raises.
@@ -72,12 +78,14 @@ class TTSService:
         MAX_RESPONSE_BYTES (the queue's dict output); else the door sends Done.data itself. forced_format:
         the only format this door sends (the WebSocket's raw PCM). Closing the iterator early abandons the job:
         nothing is cached."""
-        self._count("jobs")
+        kind = "invalid"
         try:
             request = parse(raw_input, self.engine.capabilities(), self.settings.max_text_chars)
+            kind = "action" if isinstance(request, ActionRequest) else "synthesis"
+            self.metrics.job(kind)
             if isinstance(request, ActionRequest):
                 log.info("job=%s action=%s", job_id, request.action)
-                yield Done(self.actions.run(request), action=True)
+                yield Done(action=self.actions.run(request))
                 return
             if not deliver and request.output_mode == "url":
                 raise InputError("output_mode", '"url" is for whole results (/runsync, /run, POST /generate); '
@@ -87,13 +95,17 @@ class TTSService:
                                            f"{forced_format!r}")
             yield from self._synthesize(request, job_id, progress, stream, deliver)
         except Exception as e:  # noqa: BLE001 - every failure ends here: counted, logged, answered
-            self._count("failed")
-            yield self._failure(e, job_id)
+            if kind == "invalid":
+                self.metrics.job(kind)
+            failed = self._failure(e, job_id)
+            self.metrics.failed(failed.kind)
+            yield failed
 
     def _failure(self, e: Exception, job_id: str) -> Failed:
         if isinstance(e, InputError):
             log.info("job=%s rejected: %s", job_id, e)
-            return Failed(str(e), "input", e.field)
+            kind = "timeout" if isinstance(e, TimedOut) else "output" if isinstance(e, OutputError) else "input"
+            return Failed(str(e), kind, e.field)
         if isinstance(e, WorkerPoisoned):
             log.error("job=%s engine failure, restarting the worker after this job: %s", job_id, e)
             return Failed(f"engine: {e}", "engine")
@@ -101,20 +113,6 @@ class TTSService:
         return Failed(f"internal: {type(e).__name__}: {e} (see the worker log for job {job_id})", "internal")
 
     # -- synthesis ---------------------------------------------------------------------------
-    def key_fields(self, r: SynthesisRequest, c: Conditioning) -> dict:
-        """Everything that changes the bytes of the result (conditioning audio by its hash)."""
-        e = self.engine
-
-        def turn(t):
-            return None if t is None else {"text": t.text, "speaker": t.speaker, "audio": t.audio.sha256}
-
-        return {"text": r.text, "engine": e.name, "model": e.model_id, "model_version": e.model_version,
-                "variant": e.variant,
-                "voice": r.voice, "speaker": r.speaker, "format": r.format, "sample_rate": r.sample_rate,
-                "speed": r.speed, "seed": r.seed, "language": r.language,
-                "max_audio_length_ms": r.max_audio_length_ms, "reference": turn(c.reference),
-                "context": [turn(t) for t in c.context], "temperature": r.temperature, "top_k": r.top_k}
-
     def _synthesize(self, r: SynthesisRequest, job_id: str, progress, stream: bool,
                     deliver: bool) -> Iterator[Started | Audio | Done]:
         t0 = time.perf_counter()
@@ -122,65 +120,67 @@ class TTSService:
         deadline = time.monotonic() + budget if budget else None
         bucket = self.resolver.output_bucket(r, deadline) if deliver else None
         conditioning = self.resolver.conditioning(r, deadline)
-        key = cache_key(self.key_fields(r, conditioning))
-        yield Started(r.format, r.sample_rate, audio.FORMATS[r.format].mimetype)
+        key = synthesis_key(self.engine, r, conditioning)
+        codec = formats.get(r.format)
+        yield Started(r.format, r.sample_rate, codec.mimetype)
         entry = self._cached(key) if r.cache else None
-        first_audio_ms = None
+        if r.cache:
+            self.metrics.cache_lookup(entry is not None)
+        first_audio_ms, sent = None, 0   # sent: the bytes a stream sent (its size_bytes)
         if entry is not None:
-            self._count("cache_hits")
-            data, meta, timings = entry.data, entry.meta, {}
+            data, made = entry.data, _Made(entry.meta["duration_ms"], entry.meta["chunks_processed"], {})
             if stream:
                 first_audio_ms = _ms(t0)
-                for i in range(0, len(data), STREAM_BLOCK):
-                    yield Audio(data[i:i + STREAM_BLOCK])
+                streamed = codec.stream_of(data)  # byte for byte what its miss streamed
+                for i in range(0, len(streamed), STREAM_BLOCK):
+                    yield Audio(streamed[i:i + STREAM_BLOCK])
+                sent = len(streamed)
         else:
             # Base64 output with no bucket to fall back on must fit MAX_RESPONSE_BYTES: refuse what cannot.
             size_limit = self.settings.max_response_bytes \
                 if deliver and r.output_mode == "base64" and bucket is None else None
             if size_limit is not None:
                 delivery.refuse_certain_oversize(r, self.engine.max_chars_per_second, size_limit)
-            made = _Made()
-            for chunk in self._generate(r, conditioning, made, progress, deadline, size_limit, stream):
-                if first_audio_ms is None:
-                    first_audio_ms = _ms(t0)
-                yield Audio(chunk)
-            data, meta, timings = made.data, made.meta, made.timings
+            synthesis = self._generate(r, conditioning, progress, deadline, size_limit, stream)
+            try:
+                while True:
+                    try:
+                        chunk = next(synthesis)
+                    except StopIteration as done:
+                        data, made = done.value
+                        break
+                    if first_audio_ms is None:
+                        first_audio_ms = _ms(t0)
+                    sent += len(chunk)
+                    yield Audio(chunk)
+            finally:
+                synthesis.close()  # a door that stops listening stops the synthesis here
             if r.cache:
                 t = time.perf_counter()
-                self.cache.put(key, data, meta)
-                timings["store_ms"] = _ms(t)
-        result = {
-            "mimetype": audio.FORMATS[r.format].mimetype,
-            "format": r.format,
-            "sample_rate": r.sample_rate,
-            "duration_ms": meta["duration_ms"],
-            "size_bytes": len(data),
-            "cache_hit": entry is not None,
-            "cache_key": key,
-            "engine": self.engine.name,
-            "model": self.engine.model_id,
-            "voice": r.voice,
-            "device": self.engine.device,
-            "generation_time_ms": _ms(t0),
-            "chunks_processed": meta["chunks_processed"],
-            "warnings": list(r.warnings),
-        }
+                self.cache.put(key, data, {"duration_ms": made.duration_ms, "chunks_processed": made.chunks})
+                made.timings["store_ms"] = _ms(t)
+        timings = made.timings
+        result = Result(codec.mimetype, r.format, r.sample_rate, made.duration_ms, sent if stream else len(data),
+                        entry is not None, key, self.engine.name, self.engine.model_id, r.voice, self.engine.device,
+                        _ms(t0), made.chunks, tuple(r.warnings), first_audio_ms)
         if stream:
-            result["first_audio_ms"] = first_audio_ms
+            self.metrics.first_audio.observe(first_audio_ms / 1000)
         output = "stream" if stream else "file"
         if deliver:
             t = time.perf_counter()
-            result.update(delivery.deliver(result, data, r.output_mode, bucket, self.settings.max_response_bytes))
+            result = result.delivered_as(delivery.deliver(result, data, r.output_mode, bucket,
+                                                          self.settings.max_response_bytes))
             timings["deliver_ms"] = _ms(t)
-            output = result["output_mode"]
+            output = result.delivered["output_mode"]
         timings["total_ms"] = _ms(t0)
+        self.metrics.job_seconds.observe(timings["total_ms"] / 1000)
         log.info("job=%s engine=%s voice=%s chars=%d chunks=%d format=%s rate=%d cache=%s audio_ms=%d bytes=%d "
-                 "output=%s %s", job_id, self.engine.name, r.voice, len(r.text), meta["chunks_processed"], r.format,
-                 r.sample_rate, "hit" if entry else ("miss" if r.cache else "off"), meta["duration_ms"], len(data),
+                 "output=%s %s", job_id, self.engine.name, r.voice, len(r.text), made.chunks, r.format,
+                 r.sample_rate, "hit" if entry else ("miss" if r.cache else "off"), made.duration_ms, len(data),
                  output, " ".join(f"{k}={v:.1f}" for k, v in timings.items()))
         if self.settings.output_dir:
             delivery.save_local_copy(self.settings.output_dir, job_id, r.format, data)
-        yield Done(result, data)
+        yield Done(result=result, data=data)
 
     def _cached(self, key: str):
         """The cache entry for `key` if it carries what a result needs; an entry without is regenerated."""
@@ -194,16 +194,15 @@ class TTSService:
         log.warning("cache entry %s… has no usable metadata; regenerating", key[:12])
         return None
 
-    def _generate(self, r: SynthesisRequest, c: Conditioning, made: _Made, progress=None,
-                  deadline: float | None = None, size_limit: int | None = None,
-                  stream: bool = False) -> Iterator[bytes]:
-        """Synthesize and encode; yields the stream's bytes as they are made (when streaming) and leaves the
-        whole file in `made`. Abandoned (closed) part-way, it encodes nothing more and leaves `made` empty."""
+    def _generate(self, r: SynthesisRequest, c: Conditioning, progress=None, deadline: float | None = None,
+                  size_limit: int | None = None, stream: bool = False) -> Generator[bytes, None, tuple[bytes, _Made]]:
+        """Synthesize and encode; yields the stream's bytes as they are made (when streaming) and returns the whole
+        file and what was made. Abandoned (closed) part-way, it encodes nothing more."""
         e = self.engine
-        t = time.perf_counter()
-        out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms, stream=stream)
+        t = t_start = time.perf_counter()
         chunks_done, previous = 0, None
         chunks = text.chunk(r.text, e.max_chunk_chars)
+        out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms, stream=stream)
         try:
             for chunk in chunks:
                 if out.full:
@@ -241,18 +240,16 @@ class TTSService:
         if stream and (rest := out.take()):
             yield rest
         timings["encode_wait_ms"] = _ms(t)  # encoding overlaps synthesis: this is what is left after it
-        self._count("synthesized")
-        self._count("chunks_synthesized", chunks_done)
-        made.data, made.timings = data, timings
-        made.meta = {"duration_ms": audio.duration_ms(samples, r.sample_rate), "chunks_processed": chunks_done}
+        self.metrics.synthesized(chunks_done, samples / r.sample_rate, time.perf_counter() - t_start)
+        return data, _Made(audio.duration_ms(samples, r.sample_rate), chunks_done, timings)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Made:
-    """What _generate leaves behind: the whole file, its metadata and timings."""
-    data: bytes = b""
-    meta: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
+    """What a synthesis (or a cache entry) gives the result: its length, its chunks, and the timings to log."""
+    duration_ms: int
+    chunks: int
+    timings: dict
 
 
 def request_error(e: PromptTooLong | PromptTooLarge | VoiceNotInstalled, r: SynthesisRequest, c: Conditioning,

@@ -101,3 +101,7 @@ class Engine(Protocol):
         between pieces and discards the job). Raises VoiceNotInstalled, PromptTooLong or
         WorkerPoisoned (tts.errors) for what a request can cause."""
         ...
+
+    def close(self) -> None:
+        """Stop whatever threads the engine runs (the worker is shutting down); later calls fail."""
+        ...

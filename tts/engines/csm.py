@@ -24,12 +24,11 @@ import numpy as np
 
 from tts.config import Settings
 from tts.engines.base import Capabilities, Piece, VoiceInfo
-from tts.engines.csm_batch import Batcher
+from tts.engines.csm_batch import LoopPath
 from tts.engines.csm_decode import StreamingDecoder
-from tts.engines.csm_loop import CudaGraphStep, FrameLoop, same_step
-from tts.engines.csm_schedule import buckets
+from tts.engines.csm_generate import GeneratePath
 from tts.engines.model_thread import ModelThread
-from tts.errors import PromptTooLong, poisoning
+from tts.errors import PromptTooLong
 from tts.request import NO_CONDITIONING, Conditioning, SynthesisRequest
 
 log = logging.getLogger("tts.engine.csm")
@@ -50,6 +49,11 @@ def resolve_device(choice: str) -> str:
         raise RuntimeError(f"DEVICE={choice} but no CUDA device is visible (torch {torch.__version__}, "
                            f"built for CUDA {torch.version.cuda}); check the GPU and driver, or set DEVICE=cpu")
     return choice
+
+
+def graphs_possible(device: str) -> bool:
+    """Whether the frame step can be captured as a CUDA graph on this device."""
+    return device.startswith("cuda")
 
 
 def choose_dtype(device: str, choice: str = "auto"):
@@ -119,29 +123,6 @@ def _fingerprint(directory: str) -> str:
     return "local-" + h.hexdigest()[:16]
 
 
-class _OutOfTime(Exception):
-    pass
-
-
-class _Deadline:
-    """A generate() streamer that ends generation once `deadline` passes: transformers' CSM generate ignores
-    max_time and custom stopping criteria, but calls its streamer after every frame."""
-
-    def __init__(self, deadline: float, inner=None):
-        self.deadline = deadline
-        self.inner = inner
-
-    def put(self, value) -> None:
-        if self.inner is not None:
-            self.inner.put(value)
-        if time.monotonic() > self.deadline:
-            raise _OutOfTime
-
-    def end(self) -> None:
-        if self.inner is not None:
-            self.inner.end()
-
-
 class CsmEngine:
     name = "csm"
     languages = ("en",)
@@ -161,8 +142,7 @@ class CsmEngine:
         settings = settings or Settings()
         self.device = resolve_device(settings.device)
         self.thread = ModelThread("csm-model", self.device)
-        self.loop: FrameLoop | None = None
-        self.batcher: Batcher | None = None
+        self.path: LoopPath | GeneratePath | None = None
         try:
             if factory is not None:
                 model, processor = self.thread.call(factory)
@@ -198,71 +178,37 @@ class CsmEngine:
         self.eos = int(config.codebook_eos_token_id)
         self.model_version = revision or getattr(config, "_commit_hash", None) or (
             _fingerprint(self.model_id) if os.path.isdir(self.model_id) else "unknown")
-        self.path = settings.csm_loop
-        # Part of the cache key: the paths sample differently, and loop2's noise differs from loop1's (23 bits).
-        self.variant = "loop2" if self.path == "loop" else "generate"
-        self.cuda_graphs = self.path == "loop" and settings.csm_cuda_graphs and self.device.startswith("cuda")
-        self.compiled = settings.csm_compile and (self.path == "loop" or self.device.startswith("cuda"))
         slots = settings.csm_batch or (8 if self.device.startswith("cuda") else 4)
-        self.max_concurrency = slots if self.path == "loop" else 1
-        if self.path == "loop":
-            self.loop = FrameLoop(self.model, slots=slots)
-            step = self.loop.step_fn
-            if self.compiled:
-                step = torch.compile(step, fullgraph=True, dynamic=False)
-            if self.cuda_graphs:
-                step = CudaGraphStep(step)
-            self.loop.run = step
-            self.batcher = Batcher(self.loop, self.thread, self.embed, self._new_decoder, self.eos,
-                                   on_cuda=self.device.startswith("cuda"))
-        elif self.compiled:
-            # A static KV cache makes transformers compile the forward passes (backbone and depth decoder).
-            self.model.generation_config.cache_implementation = "static"
-            self.model.depth_decoder.generation_config.cache_implementation = "static"
-        elif settings.csm_compile:
-            log.info("CSM_COMPILE=1 ignored for generate() on %s: its compilation is for CUDA", self.device)
-
-    def _prepare_steps(self) -> dict:
-        """Every row bucket ready before the first request: compiled, and on CUDA captured as a graph and checked
-        against the function it captured on scratch state (a bucket whose replay differs runs without a graph)."""
-        loop, timings, kept = self.loop, {}, []
-        for rows in buckets(loop.slots):
-            t = time.perf_counter()
-            if self.cuda_graphs:
-                loop.run.capture(rows)  # while no slot is active: the warm-up steps of a capture change nothing
-                if same_step(loop, loop.run.graphs[rows].replay, loop.run.fn, rows):
-                    kept.append(rows)
-                else:
-                    loop.run.drop(rows)
-                    log.warning("csm: the CUDA graph for %d rows does not replay what it captured; those steps "
-                                "run without a graph", rows)
-            elif self.compiled:
-                loop.step(rows)  # compiles this shape now, not in the middle of traffic
-            timings[rows] = round(time.perf_counter() - t, 2)
-        for slot in range(loop.slots):
-            loop.release(slot)
-        return {"seconds_by_rows": timings, "graphs": kept}
+        if settings.csm_loop == "loop":
+            self.path = LoopPath(self.model, self.thread, self.embed, self._new_decoder, self.device, slots,
+                                 compiled=settings.csm_compile,
+                                 cuda_graphs=settings.csm_cuda_graphs and graphs_possible(self.device))
+        else:
+            self.path = GeneratePath(self.model, self.thread, self.device, compiled=settings.csm_compile)
+        self.variant = self.path.variant
+        self.max_concurrency = self.path.max_concurrency
 
     def _warm_up(self) -> None:
         t = time.perf_counter()
-        if self.loop is not None:
-            prepared = self.thread.call(self._prepare_steps)
-            pieces = list(self.stream(self.prompt([], 0, "Warm up."), frames=8, seed=0, temperature=0.9, top_k=50))
-            log.info("csm warm-up: frame loop on %s, %d slots, in %.1f s (compiled %s, CUDA graphs for rows %s; "
-                     "seconds per row bucket %s), %d pieces", self.device, self.loop.slots, time.perf_counter() - t,
-                     self.compiled, prepared["graphs"], prepared["seconds_by_rows"], len(pieces))
-            return
-        runs = 3 if self.compiled else 1  # compiled graphs settle after a couple of calls
-        for _ in range(runs):
-            self.generate(self.prompt([], 0, "Warm up."), frames=4, seed=0, temperature=0.9, top_k=50)
-        log.info("csm warm-up: %d generate() call(s) in %.1f s (compiled=%s)", runs, time.perf_counter() - t,
-                 self.compiled)
+        what = self.path.warm_up(self.prompt([], 0, "Warm up."))
+        log.info("csm warm-up on %s in %.1f s: %s", self.device, time.perf_counter() - t, what)
 
     def close(self) -> None:
         """End every request and stop the model thread (the worker's shutdown; tests and benches)."""
-        if self.batcher is not None and not self.thread.closed:
-            self.thread.call(self.batcher.close)
+        if self.path is not None:
+            self.path.close()
         self.thread.close()
+
+    # The generation path's parts, for benchmarks and tests.
+    loop = property(lambda self: self.path.loop)
+    batcher = property(lambda self: self.path.batcher)
+    cuda_graphs = property(lambda self: self.path.cuda_graphs)
+    compiled = property(lambda self: self.path.compiled)
+
+    @property
+    def busy(self) -> int:
+        """Requests being generated now (the frame loop's slots in use)."""
+        return self.path.busy
 
     def voices(self) -> list[VoiceInfo]:
         return []  # CSM's voices are speakers 0-9 and stored (cloned) voices, which the service lists
@@ -284,17 +230,14 @@ class CsmEngine:
             prompt_turns.append((previous[0], request.speaker, previous[1]))
         inputs = self.prompt(prompt_turns, request.speaker, text)
         frames = self._frame_budget(text, request.max_audio_length_ms, int(inputs["input_ids"].shape[1]))
-        if self.loop is None:
-            yield Piece(self.generate(inputs, frames, request.seed, request.temperature, request.top_k,
-                                      deadline=deadline))
-            return
         yield from self.stream(inputs, frames, request.seed, request.temperature, request.top_k, deadline)
 
     def stream(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
                deadline: float | None = None) -> Iterator[Piece]:
-        """Up to `frames` frames through the frame loop, batched with whatever else is running, as audio pieces
-        while they are generated; the last piece ends the segment. Stops early at the end-of-audio frame."""
-        yield from self.batcher.generate(inputs, frames, seed, temperature, top_k, deadline)
+        """Up to `frames` frames of audio for the prompt as pieces (the frame loop: while they are generated,
+        batched with whatever else runs; generate(): one piece at the end); the last piece ends the segment.
+        Stops early at the end-of-audio frame."""
+        return self.path.pieces(inputs, frames, seed, temperature, top_k, deadline)
 
     def _new_decoder(self) -> StreamingDecoder:
         return StreamingDecoder(self.model.codec_model)
@@ -327,36 +270,3 @@ class CsmEngine:
         if room < needed:
             raise PromptTooLong(prompt, self.max_positions, max(room, 0) * FRAME_MS / 1000, needed * FRAME_MS / 1000)
         return min(wanted, room)
-
-    def generate(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
-                 streamer=None, deadline: float | None = None) -> np.ndarray:
-        """transformers' generate() (the reference path): up to `frames` frames of audio for the prompt, all at
-        once; empty if `deadline` (time.monotonic()) passes first."""
-        # On the model thread, one at a time: generate() seeds the global RNG and is not safe on two threads.
-        return self.thread.call(self._generate, inputs, frames, seed, temperature, top_k, streamer, deadline)
-
-    def _generate(self, inputs, frames, seed, temperature, top_k, streamer, deadline) -> np.ndarray:
-        torch = self._torch
-        torch.manual_seed(seed)
-        inputs = inputs.to(self.device)
-        if "input_values" in inputs:
-            inputs["input_values"] = inputs["input_values"].to(self.model.dtype)
-        try:
-            with torch.inference_mode():
-                # Every sampling setting on every call: depth_decoder_* values persist in its generation
-                # config from one call to the next otherwise.
-                audio = self.model.generate(
-                    **inputs, output_audio=True, max_new_tokens=frames,
-                    streamer=streamer if deadline is None else _Deadline(deadline, streamer),
-                    do_sample=True, temperature=temperature, top_k=top_k,
-                    depth_decoder_do_sample=True, depth_decoder_temperature=temperature, depth_decoder_top_k=top_k)
-        except _OutOfTime:
-            return np.zeros(0, np.float32)  # the caller sees its deadline passed and ends the job
-        except Exception as e:
-            poisoned = poisoning(e)
-            if poisoned is None:
-                raise
-            if isinstance(e, torch.OutOfMemoryError) and self.device.startswith("cuda"):
-                torch.cuda.empty_cache()
-            raise poisoned from e
-        return audio[0].to(torch.float32).cpu().numpy()

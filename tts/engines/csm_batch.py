@@ -1,4 +1,5 @@
-"""Continuous batching for CSM: the frame loop's slots shared by every request, run on the engine's model thread.
+"""CSM's real-time path: the frame loop's slots shared by every request (continuous batching), on the engine's model
+thread. LoopPath sets it up (compiled, captured as CUDA graphs per row bucket, warmed up); Batcher runs it.
 
 Job threads submit requests (one generated chunk each) and read their audio pieces. The model thread runs the
 schedule's turns (csm_schedule.py: the policy) and carries them out here: prefill each new request on its own
@@ -20,12 +21,82 @@ from dataclasses import dataclass, field
 import torch
 
 from tts.engines.base import Piece
-from tts.engines.csm_schedule import Job, Schedule
+from tts.engines.csm_loop import CudaGraphStep, FrameLoop, same_step
+from tts.engines.csm_schedule import Job, Schedule, buckets
 from tts.errors import EngineError, PromptTooLarge, TimedOut, poisoning
 
 log = logging.getLogger("tts.engine.csm")
 
 _END = object()
+
+
+class LoopPath:
+    """The frame loop for up to `slots` requests at once, as the engine's generation path (CSM_LOOP=loop)."""
+    variant = "loop2"   # part of the cache key: loop1 drew 24-bit noise, generate() samples otherwise
+
+    def __init__(self, model, thread, embed: Callable, new_decoder: Callable, device: str, slots: int,
+                 compiled: bool, cuda_graphs: bool):
+        self.thread, self.device = thread, device
+        self.compiled, self.cuda_graphs = compiled, cuda_graphs
+        self.max_concurrency = slots
+        self.loop = FrameLoop(model, slots=slots)
+        step = self.loop.step_fn
+        if compiled:
+            step = torch.compile(step, fullgraph=True, dynamic=False)
+        if cuda_graphs:
+            step = CudaGraphStep(step)
+        self.loop.use(step)
+        self.batcher = Batcher(self.loop, thread, embed, new_decoder, int(model.config.codebook_eos_token_id),
+                               on_cuda=device.startswith("cuda"))
+
+    @property
+    def busy(self) -> int:
+        return self.batcher.busy
+
+    def pieces(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
+               deadline: float | None = None) -> Iterator[Piece]:
+        return self.batcher.generate(inputs, frames, seed, temperature, top_k, deadline)
+
+    def warm_up(self, prompt) -> str:
+        prepared = self.thread.call(self.prepare)
+        pieces = list(self.pieces(prompt, frames=8, seed=0, temperature=0.9, top_k=50))
+        return (f"frame loop, {self.loop.slots} slots, compiled {self.compiled}, CUDA graphs for rows "
+                f"{prepared['graphs']}, seconds per row bucket {prepared['seconds_by_rows']}, {len(pieces)} pieces")
+
+    def prepare(self) -> dict:
+        """Every row bucket ready before the first request: compiled, and on CUDA captured as a graph and checked
+        against the function it captured on scratch state (a bucket whose replay differs runs without a graph).
+        A capture or compilation that fails leaves the frame loop eager, with one warning: the GPU path must
+        never keep a worker from starting. On the model thread."""
+        loop, timings, kept = self.loop, {}, []
+        try:
+            for rows in buckets(loop.slots):
+                t = time.perf_counter()
+                if self.cuda_graphs:
+                    loop.run.capture(rows)  # while no slot is active: its warm-up steps change nothing
+                    if same_step(loop, loop.run.graphs[rows].replay, loop.run.fn, rows):
+                        kept.append(rows)
+                    else:
+                        loop.run.drop(rows)
+                        log.warning("csm: the CUDA graph for %d rows does not replay what it captured; those steps "
+                                    "run without a graph", rows)
+                elif self.compiled:
+                    loop.step(rows)  # compiles this shape now, not in the middle of traffic
+                timings[rows] = round(time.perf_counter() - t, 2)
+        except Exception as e:  # noqa: BLE001 - any failure here: run eagerly, say so once
+            what = "CUDA graph capture" if self.cuda_graphs else "torch.compile"
+            log.warning("csm: %s failed (%s: %s); the frame loop runs eagerly (slower, otherwise the same)", what,
+                        type(e).__name__, (str(e).strip().splitlines() or [""])[0][:300])
+            loop.use(loop.step_fn)
+            self.cuda_graphs = self.compiled = False
+            kept = []
+        for slot in range(loop.slots):
+            loop.release(slot)
+        return {"seconds_by_rows": timings, "graphs": kept}
+
+    def close(self) -> None:
+        if not self.thread.closed:
+            self.thread.call(self.batcher.close)
 
 
 @dataclass(eq=False)

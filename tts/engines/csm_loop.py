@@ -240,6 +240,10 @@ class FrameLoop:
             history=torch.zeros(slots, HISTORY, self.codebooks, dtype=torch.long, device=dev),
         )
 
+    def use(self, run) -> None:
+        """Run steps with `run(rows)` from now on: step_fn itself, compiled, or a CudaGraphStep of either."""
+        self.run = run
+
     def rows_view(self, rows: int) -> _Rows:
         if torch.compiler.is_compiling():
             return _Rows(self, rows)

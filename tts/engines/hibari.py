@@ -99,6 +99,9 @@ class HibariEngine:
             for name, meta in self._registry.items()
         ]
 
+    def close(self) -> None:
+        pass  # onnxruntime's sessions need no stopping; jobs that run on them end with their job threads
+
     def capabilities(self) -> Capabilities:
         # Installing a voice into HIBARI_HOME changes the directory's mtime: one stat instead of one per voice.
         try:

@@ -1,7 +1,7 @@
-"""Jobs from an event loop run on engine threads, in arrival order, with a bounded wait.
+"""Jobs from an event loop run on job threads, in arrival order, with a bounded wait.
 
-An async door (the HTTP/WebSocket server) submits a job as a function that returns its event iterator
-(TTSService.run); an engine thread iterates it and hands each event to the door's loop, so the loop stays free
+An async door (the queue handler, the HTTP/WebSocket server) submits a job as a function that returns its event iterator
+(TTSService.run); a job thread iterates it and hands each event to the door's loop, so the loop stays free
 to answer /ping and to read and write sockets while the engine works. Beyond `max_waiting` jobs waiting for a
 thread, submit() refuses (the door answers 429). A door that loses its client cancels the ticket: a waiting job
 is dropped, a running one is closed at its next event (its audio is then not cached)."""
@@ -19,12 +19,13 @@ _END = object()
 
 
 class Busy(Exception):
-    """Every engine thread is busy and the waiting line is full."""
+    """Every job thread is busy and the waiting line is full."""
 
-    def __init__(self, waiting: int, retry_after_s: int):
-        self.waiting = waiting
+    def __init__(self, running: int, waiting: int, max_waiting: int, retry_after_s: int):
         self.retry_after_s = retry_after_s
-        super().__init__(f"{waiting} requests are waiting for the engine; retry in about {retry_after_s} s")
+        line = f"{waiting} more waiting (MAX_QUEUE={max_waiting})" if max_waiting else "no waiting line (MAX_QUEUE=0)"
+        super().__init__(f"{running} jobs are running (MAX_CONCURRENCY) and {line}; retry in about "
+                         f"{retry_after_s} s")
 
 
 class Ticket:
@@ -39,7 +40,7 @@ class Ticket:
     def cancel(self) -> None:
         self.cancelled = True
 
-    def _put(self, event) -> None:  # from an engine thread
+    def _put(self, event) -> None:  # from a job thread
         try:
             self._loop.call_soon_threadsafe(self._events.put_nowait, event)
         except RuntimeError:  # the loop is closed: nobody is listening any more
@@ -57,6 +58,17 @@ class Ticket:
         return event
 
 
+def job_runner(service) -> Runner:
+    """The job threads of a worker, for every door alike: MAX_CONCURRENCY of them (the engine's capacity by
+    default), with MAX_QUEUE more jobs waiting; their occupancy is published with the service's metrics."""
+    settings = service.settings
+    runner = Runner(threads=settings.max_concurrency or service.engine.max_concurrency,
+                    max_waiting=settings.max_queue)
+    service.metrics.gauge("tts_jobs_running", "Jobs running on job threads now", lambda: runner.running)
+    service.metrics.gauge("tts_jobs_waiting", "Jobs waiting for a job thread now", lambda: runner.waiting)
+    return runner
+
+
 class Runner:
     def __init__(self, threads: int = 1, max_waiting: int = 8, typical_job_s: float = 2.0):
         self.threads = threads
@@ -65,21 +77,34 @@ class Runner:
         self.running = 0
         self._waiting: collections.deque[Ticket] = collections.deque()
         self._cond = threading.Condition()
-        for i in range(threads):
-            threading.Thread(target=self._work, name=f"engine-{i}", daemon=True).start()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._work, name=f"job-{i}", daemon=True) for i in range(threads)]
+        for t in self._threads:
+            t.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Take no more jobs, let the running ones end, and stop the threads (waiting jobs end unrun)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(timeout)
 
     @property
     def waiting(self) -> int:
         return len(self._waiting)
 
     def submit(self, start: Callable[[], Iterator]) -> Ticket:
-        """Queue a job (call from the event loop); raises Busy when the line is full."""
+        """Queue a job (call from the event loop); raises Busy when every thread has a job and the line is full
+        (jobs submitted but not yet picked up by a thread count as waiting, so a burst cannot pass the limit)."""
         ticket = Ticket(asyncio.get_running_loop(), start)
         with self._cond:
-            busy = self.running >= self.threads
-            if busy and len(self._waiting) >= self.max_waiting:
+            if self._closed:
+                raise RuntimeError("the worker is shutting down")
+            if self.running + len(self._waiting) >= self.threads + self.max_waiting:
                 ahead = len(self._waiting) + self.running
-                raise Busy(len(self._waiting), max(1, round(ahead * self.typical_job_s / self.threads)))
+                raise Busy(self.running, len(self._waiting), self.max_waiting,
+                           max(1, round(ahead * self.typical_job_s / self.threads)))
             self._waiting.append(ticket)
             self._cond.notify()
         return ticket
@@ -87,8 +112,13 @@ class Runner:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._waiting:
+                while not self._waiting and not self._closed:
                     self._cond.wait()
+                if self._closed:
+                    for ticket in self._waiting:
+                        ticket._put(_END)
+                    self._waiting.clear()
+                    return
                 ticket = self._waiting.popleft()
                 if ticket.cancelled:
                     ticket._put(_END)

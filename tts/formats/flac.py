@@ -1,0 +1,16 @@
+"""FLAC, 16-bit. Its STREAMINFO block at the front gets the length and checksum only at close, so a stream of
+it is the closed file, sent whole at the end."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tts.formats.codec import SoundfileCodec
+
+
+@dataclass(frozen=True)
+class Flac(SoundfileCodec):
+    def stream_start(self, data, closed):
+        return (0, b"") if closed else None
+
+
+FLAC = Flac("flac", "audio/flac", sf_format="FLAC", sf_subtype="PCM_16")
