@@ -161,7 +161,12 @@ class AudioStream:
         self.metadata: dict | None = None
 
     def __iter__(self) -> Iterator[bytes]:
+        seen = set()
         for item in self._items:
+            if "seq" in item:
+                if item["seq"] in seen:
+                    continue  # an item delivered twice (a retried post): its bytes are already out
+                seen.add(item["seq"])
             if item.get("audio"):
                 yield item["audio"]
             elif item.get("audio_base64"):

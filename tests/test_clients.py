@@ -149,3 +149,15 @@ def test_supabase_request_module_with_node(local_api):
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout
+
+
+def test_the_python_client_joins_a_stream_item_delivered_twice_once():
+    import base64
+
+    from tts_client import AudioStream
+
+    def item(seq, data, done=False):
+        return {"seq": seq, "audio_base64": base64.b64encode(data).decode(), "done": done, "format": "pcm"}
+
+    stream = AudioStream(iter([item(0, b"ab"), item(1, b"cd"), item(1, b"cd"), item(2, b"", done=True)]))
+    assert b"".join(stream) == b"abcd" and stream.metadata == {"format": "pcm"}

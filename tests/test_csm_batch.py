@@ -237,6 +237,9 @@ def test_a_cuda_error_in_the_shared_step_ends_the_batch_with_worker_poisoned(eng
     with pytest.raises(WorkerPoisoned, match="the worker restarts"):
         list(engine4.stream(engine4.prompt([], 0, "Hi."), FRAMES, 0, 0.9, 50))
     monkeypatch.undo()
+    end = time.monotonic() + 5
+    while engine4.batcher.busy and time.monotonic() < end:  # the request hears the error before its slot is freed
+        time.sleep(0.01)
     assert engine4.batcher.busy == 0
 
 
@@ -337,3 +340,37 @@ def test_a_failing_graph_capture_or_compilation_leaves_the_loop_eager_with_one_w
         assert len(joined(eng.stream(eng.prompt([], 0, "Hi."), 5, 0, 0.9, 50))) == 5 * 1920
     finally:
         eng.close()
+
+
+def test_a_step_failure_whose_cleanup_fails_too_ends_the_requests_and_the_thread_lives_on(engine4, monkeypatch):
+    """The device fails in the step, and freeing the slots (a device write) fails as well: every request still
+    gets its error (none waits forever), and the model thread serves the next request."""
+    def broken(rows):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    def release_fails(slot):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(engine4.loop, "run", broken)
+    monkeypatch.setattr(engine4.loop, "release", release_fails)
+    results = []
+
+    def request(i):
+        try:
+            joined(engine4.stream(engine4.prompt([], i, "Hi."), FRAMES, i, 0.9, 50))
+            results.append("audio")
+        except Exception as e:  # noqa: BLE001 - what the request heard
+            results.append(type(e).__name__)
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == ["WorkerPoisoned"] * 3 and not any(t.is_alive() for t in threads)
+    monkeypatch.undo()
+    end = time.monotonic() + 5
+    while engine4.batcher.busy and time.monotonic() < end:  # the requests hear the error before slots are freed
+        time.sleep(0.01)
+    assert engine4.thread.alive and engine4.batcher.busy == 0
+    assert len(joined(engine4.stream(engine4.prompt([], 0, "Again."), 5, 0, 0.9, 50))) == 5 * 1920

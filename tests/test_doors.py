@@ -76,3 +76,115 @@ def test_a_door_gets_each_event_once_in_order_and_nothing_after_the_end():
     assert list(relay(events, Recorder())) == [("started", "wav"), ("audio", 2), ("audio", 1), ("done", 1)]
     with pytest.raises(TypeError, match="not a job event"):
         Door().of("text")
+
+
+class SlowPieces:
+    """An engine stand-in around the real one: every piece takes `delay` s; counts the pieces it made."""
+
+    def __init__(self, engine, delay=0.2):
+        self._engine, self.delay, self.made = engine, delay, 0
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def synthesize(self, *args, **kwargs):
+        import time
+
+        for piece in self._engine.synthesize(*args, **kwargs):
+            time.sleep(self.delay)
+            self.made += 1
+            yield piece
+
+
+LONG = " ".join(f"This is sentence number {i} of a long answer." for i in range(12))
+
+
+def test_a_whole_job_the_sdk_stops_stops_at_its_next_piece(engine, tmp_path):
+    """RunPod stops a job (the SDK cancels its task): the job thread must not go on synthesizing the rest."""
+    import time
+
+    from cache import AudioCache
+    from tests.helpers import make_settings
+    from tts.doors.queue import QueueDoor
+    from tts.service import TTSService
+
+    slow = SlowPieces(engine)
+    service = TTSService(slow, AudioCache(str(tmp_path), 0), make_settings())
+    door = QueueDoor(service, service.settings)
+
+    async def stop_early():
+        task = asyncio.create_task(door.whole({"id": "j", "input": {"text": LONG, "cache": False}}))
+        await asyncio.sleep(0.7)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(stop_early())
+        end = time.monotonic() + 3
+        while door.runner.running and time.monotonic() < end:
+            time.sleep(0.02)
+        assert door.runner.running == 0
+        assert slow.made <= 6 < 12  # stopped a piece after the cancel, not after all twelve sentences
+        assert service.cache.stats()["entries"] == 0  # nothing partial was cached
+    finally:
+        door.runner.close()
+
+
+def test_a_slow_reader_holds_the_job_back_instead_of_piling_audio_in_memory():
+    runner = Runner(threads=1, max_waiting=0)
+    made = []
+
+    def job():
+        for i in range(40):
+            made.append(i)
+            yield Audio(b"\0" * (1 << 20))  # 1 MB a piece
+        yield Done(action={})
+
+    async def read_slowly():
+        ticket = runner.submit(job)
+        await asyncio.sleep(1.0)
+        held = len(made)
+        count = 0
+        async for _ in ticket:
+            count += 1
+        return held, count
+
+    try:
+        held, count = asyncio.run(read_slowly())
+    finally:
+        runner.close()
+    assert held <= 6  # ~4 MB unread at most (Ticket.MAX_UNREAD), then the job waits for its reader
+    assert count == 41 and len(made) == 40  # and it all arrives once the reader reads
+
+
+def test_a_process_with_jobs_in_flight_exits_cleanly(tmp_path):
+    """A job thread still inside the engine at interpreter exit can abort the process; the runner stops its jobs
+    at their next piece and joins its threads at exit."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.helpers import ROOT
+
+    script = textwrap.dedent(f"""
+        import asyncio, sys, time
+        from cache import AudioCache
+        from tests.helpers import make_settings
+        from tts.doors.queue import QueueDoor
+        from tts.engines.hibari import HibariEngine
+        from tts.service import TTSService
+        service = TTSService(HibariEngine(make_settings()), AudioCache({str(tmp_path)!r}, 0), make_settings())
+        door = QueueDoor(service, service.settings)
+        async def main():
+            for i in range(2):
+                asyncio.create_task(door.whole({{"id": str(i), "input": {{"text": {LONG!r} * 3, "cache": False}}}}))
+            await asyncio.sleep(1.0)
+            print("exiting with", door.runner.running, "jobs running", flush=True)
+        asyncio.run(main())
+        sys.exit(0)
+    """)
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "jobs running" in done.stdout and "terminate called" not in done.stderr

@@ -299,3 +299,52 @@ def test_worker_mode_http_serves_ping_on_its_own_port_and_stops_on_sigterm(tmp_p
         if proc.poll() is None:
             proc.kill()
     assert "serving on http://127.0.0.1" in (tmp_path / "worker.log").read_text()
+
+
+def test_absurdly_nested_json_is_a_400_on_http_and_an_error_frame_on_the_websocket(app):
+    port, _ = app
+    resp, body = request(port, "POST", "/generate", raw=b"[" * 100_000)
+    assert resp.status == 400
+    assert json.loads(body)["error"] == "input: the body is not a request: it nests 100000 levels deep; a request " \
+                                        "nests at most 32"
+    with connect(f"ws://127.0.0.1:{port}/ws/generate") as ws:
+        ws.send("[" * 100_000)
+        assert json.loads(ws.recv(timeout=30))["error"].startswith("input: the message is not a request: it nests")
+        ws.send(b"\x00\x01binary")
+        assert json.loads(ws.recv(timeout=30))["error"].startswith("input: a binary frame is not a request")
+        ws.send(json.dumps({"text": "Still here."}))
+        assert isinstance(ws.recv(timeout=30), bytes)  # the connection stayed open
+
+
+def wait_until(condition, timeout=5.0):
+    end = time.monotonic() + timeout
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_client_that_leaves_stops_its_whole_job_and_a_websocket_job_waiting_in_line_never_starts(app, gated):
+    port, backend = app
+    gated.gate.clear()  # the job holds its last piece until the gate opens
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/generate", body=json.dumps({"text": FIVE, "cache": False}))
+    assert wait_until(lambda: backend.runner.running == 1)
+    conn.sock.close()  # the client leaves before its answer
+    time.sleep(0.6)    # the route looks for a gone client every 0.2 s
+    gated.gate.set()
+    assert wait_until(lambda: backend.runner.running == 0)
+    assert backend.service.counts["synthesized"] == 0  # stopped at a piece: never finished, nothing cached
+    # A WebSocket request waits for the one job thread behind a running job, and its client leaves.
+    gated.gate.clear()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/generate/stream", body=json.dumps({"text": FIVE, "format": "pcm", "cache": False}))
+    resp = conn.getresponse()
+    assert resp.read1(1 << 20)
+    backend.runner.max_waiting = 1
+    with connect(f"ws://127.0.0.1:{port}/ws/generate") as ws:
+        ws.send(json.dumps({"text": "I will not wait.", "cache": False}))
+        assert wait_until(lambda: backend.runner.waiting == 1)
+    gated.gate.set()
+    resp.read()
+    assert wait_until(lambda: backend.runner.running == 0 and backend.runner.waiting == 0)
+    assert backend.service.counts["jobs"] == 2  # the WebSocket job never ran

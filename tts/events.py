@@ -25,6 +25,12 @@ class Audio:
 
 
 @dataclass(frozen=True)
+class Working:
+    """A whole (not streamed) job made another piece of audio. Doors send nothing for it; it is where a job runner
+    notices that the job was abandoned (its client left, the SDK stopped it) and stops it, a piece at a time."""
+
+
+@dataclass(frozen=True)
 class Done:
     """The job succeeded: a synthesis's `result` (tts.result.Result: its metadata, and how the audio was delivered
     when the service delivered it) and `data`, the whole audio file; or an action's answer, `action`."""

@@ -2,7 +2,8 @@
 
 A result post whose connection drops (a proxy restart, a network cut) is not retried by the SDK: its retry
 client retries 5xx answers only, so the finished job's result is lost and the platform later times the job out.
-We retry such posts a few times; a job whose result then still cannot be posted is logged by the SDK as before."""
+We retry such posts a few times; a job whose result then still cannot be posted is logged by the SDK as before.
+Stream items (HANDLER_MODE=stream) are not retried: a retried item can arrive twice."""
 from __future__ import annotations
 
 import asyncio
@@ -23,6 +24,10 @@ def retry_dropped_result_posts(attempts: int = ATTEMPTS, first_wait_s: float = F
         return
 
     async def transmit(session, url, job_data):
+        if "isStream=true" in url:
+            # A stream item whose post dropped may have arrived: sent again, it would be delivered twice and the
+            # joined stream would no longer be one file. Its loss is what the SDK does anyway.
+            return await original(session, url, job_data)
         for attempt in range(1, attempts + 1):
             try:
                 return await original(session, url, job_data)

@@ -26,7 +26,7 @@ from tts.errors import (
     VoiceNotInstalled,
     WorkerPoisoned,
 )
-from tts.events import Audio, Done, Failed, Started
+from tts.events import Audio, Done, Failed, Started, Working
 from tts.fetch import Fetcher
 from tts.metrics import Metrics
 from tts.request import ActionRequest, Conditioning, SynthesisRequest
@@ -149,6 +149,9 @@ class TTSService:
                     except StopIteration as done:
                         data, made = done.value
                         break
+                    if chunk is None:
+                        yield Working()
+                        continue
                     if first_audio_ms is None:
                         first_audio_ms = _ms(t0)
                     sent += len(chunk)
@@ -180,7 +183,7 @@ class TTSService:
                  output, " ".join(f"{k}={v:.1f}" for k, v in timings.items()))
         if self.settings.output_dir:
             delivery.save_local_copy(self.settings.output_dir, job_id, r.format, data)
-        yield Done(result=result, data=data)
+        yield Done(result=result, data=b"" if stream else data)  # a stream already sent its bytes
 
     def _cached(self, key: str):
         """The cache entry for `key` if it carries what a result needs; an entry without is regenerated."""
@@ -195,9 +198,10 @@ class TTSService:
         return None
 
     def _generate(self, r: SynthesisRequest, c: Conditioning, progress=None, deadline: float | None = None,
-                  size_limit: int | None = None, stream: bool = False) -> Generator[bytes, None, tuple[bytes, _Made]]:
-        """Synthesize and encode; yields the stream's bytes as they are made (when streaming) and returns the whole
-        file and what was made. Abandoned (closed) part-way, it encodes nothing more."""
+                  size_limit: int | None = None,
+                  stream: bool = False) -> Generator[bytes | None, None, tuple[bytes, _Made]]:
+        """Synthesize and encode; yields the stream's bytes as they are made (when streaming; else None after each
+        piece) and returns the whole file and what was made. Abandoned (closed) part-way, it encodes nothing more."""
         e = self.engine
         t = t_start = time.perf_counter()
         chunks_done, previous = 0, None
@@ -219,7 +223,9 @@ class TTSService:
                                        "send shorter text or split it into several requests")
                     if size_limit is not None and not out.full:
                         delivery.refuse_growing_oversize(r, out.output_seconds, out.encoded_bytes, size_limit)
-                    if stream and (ready := out.take()):
+                    if not stream:
+                        yield None  # a piece made: the door's runner may stop an abandoned job here
+                    elif ready := out.take():
                         yield ready
                     if out.full:
                         break

@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 
 from tts.doors.backend import Backend
 
@@ -29,3 +30,18 @@ def unavailable(backend: Backend) -> JSONResponse | None:
     if backend.state != "ready":
         return JSONResponse({"error": backend.error or "unavailable"}, 503)
     return None
+
+
+class RequireKey:
+    """ASGI middleware: HTTP routes other than `open_paths` need the API key (the WebSocket route checks it
+    itself). Plain ASGI, not Starlette's BaseHTTPMiddleware, which hides a client's disconnect from the routes."""
+
+    def __init__(self, app, settings, open_paths: tuple[str, ...]):
+        self.app, self.settings, self.open_paths = app, settings, open_paths
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.open_paths and \
+                not authorized(self.settings, Headers(scope=scope)):
+            await JSONResponse({"error": UNAUTHORIZED}, 401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

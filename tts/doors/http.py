@@ -17,7 +17,6 @@ Every route takes the same request schema as the queue handler (tts/schema.py, p
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,7 +27,8 @@ from starlette.routing import Route, WebSocketRoute
 from tts import schema
 from tts.doors.answers import answer, http_headers
 from tts.doors.backend import Backend
-from tts.doors.guard import UNAUTHORIZED, authorized, unavailable
+from tts.doors.guard import RequireKey, unavailable
+from tts.doors.jsonbody import TooDeep, parse_json
 from tts.doors.relay import Door, relay_async
 from tts.doors.ws import ws_generate
 from tts.events import Audio, Done, Failed, Started
@@ -53,24 +53,37 @@ class _Outcome(Door):
         return [event]
 
 
-async def run_whole(backend: Backend, raw: Any, **run) -> Done | Response:
-    """The job's Done, or the response that answers it instead (busy, failed, not ready)."""
+async def run_whole(backend: Backend, request: Request, raw: Any, **run) -> Done | Response:
+    """The job's Done, or the response that answers it instead (busy, failed, not ready). A client that leaves
+    stops its job at the next piece of audio."""
     if (refusal := unavailable(backend)) is not None:
         return refusal
     ticket = backend.submit(raw, **run)
     if isinstance(ticket, Failed):
         return error_response(ticket, backend)
     outcome = None
+    watch = asyncio.create_task(_cancel_when_gone(request, ticket))
     try:
         async for message in relay_async(ticket, _Outcome()):
             outcome = message
     finally:
-        ticket.cancel()  # the client went away (the route was cancelled), or the job ended
+        watch.cancel()
+        ticket.cancel()  # the job ended, or the route was cancelled: nothing more to make
     if isinstance(outcome, Failed):
         return error_response(outcome, backend)
     if outcome is None:
         return JSONResponse({"error": "internal: the job ended without a result"}, 500)
     return outcome
+
+
+async def _cancel_when_gone(request: Request, ticket) -> None:
+    """Starlette does not stop a route whose client disconnects before the response: look for it while the job
+    runs."""
+    while not ticket.cancelled:
+        if await request.is_disconnected():
+            ticket.cancel()
+            return
+        await asyncio.sleep(0.2)
 
 
 class _Stream(Door):
@@ -140,7 +153,9 @@ async def read_json(request: Request, limit: int) -> Any:
         if len(body) > limit:
             return _too_large(len(body), limit)
     try:
-        raw = json.loads(body)
+        raw = parse_json(body)
+    except TooDeep as e:
+        return JSONResponse({"error": f"input: the body is not a request: {e}"}, 400)
     except ValueError as e:
         return JSONResponse({"error": f"input: the body is not JSON ({e}); send the request's fields as a JSON "
                                       'object, e.g. {"text": "Hello"}'}, 400)
@@ -179,12 +194,7 @@ def create_app(backend: Backend, health_only: bool = False) -> FastAPI:
         {"$ref": f"#/components/schemas/{name}"} for name in _REQUEST_MODELS]}}}}}
     audio = {200: {"content": {"audio/*": {}}, "description": "the audio file"}}
 
-    @app.middleware("http")
-    async def check_key(request: Request, call_next):
-        if request.url.path not in _OPEN and not authorized(settings, request.headers):
-            return JSONResponse({"error": UNAUTHORIZED}, 401)
-        return await call_next(request)
-
+    app.add_middleware(RequireKey, settings=settings, open_paths=_OPEN)
     app.add_api_route("/", health, methods=["GET"])
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     app.add_api_route("/health", health, methods=["GET"])
@@ -243,7 +253,7 @@ async def generate(request: Request) -> Response:
     raw = await read_json(request, backend.settings.max_request_bytes)
     if isinstance(raw, Response):
         return raw
-    done = await run_whole(backend, raw)
+    done = await run_whole(backend, request, raw)
     return done if isinstance(done, Response) else JSONResponse(done.output())
 
 
@@ -253,7 +263,7 @@ async def generate_audio(request: Request) -> Response:
     raw = await read_json(request, backend.settings.max_request_bytes)
     if isinstance(raw, Response):
         return raw
-    done = await run_whole(backend, raw, deliver=False)
+    done = await run_whole(backend, request, raw, deliver=False)
     if isinstance(done, Response):
         return done
     if done.action is not None:

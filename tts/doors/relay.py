@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
 
-from tts.events import Audio, Done, Failed, Started
+from tts.events import Audio, Done, Failed, Started, Working
 
 
 class Door:
@@ -26,6 +26,8 @@ class Door:
     def of(self, event) -> list:
         if isinstance(event, Audio):
             return self.audio(event)
+        if isinstance(event, Working):
+            return []
         if isinstance(event, Started):
             return self.started(event)
         if isinstance(event, Done):

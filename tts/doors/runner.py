@@ -8,14 +8,25 @@ is dropped, a running one is closed at its next event (its audio is then not cac
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 
 log = logging.getLogger("tts.runner")
 
 _END = object()
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    # At interpreter exit no job thread may still be inside an engine (onnxruntime, torch): one that is can abort
+    # the process ("terminate called without an active exception"). Running jobs are stopped at their next piece.
+    for runner in list(_LIVE):
+        runner.close(timeout=10)
 
 
 class Busy(Exception):
@@ -29,18 +40,40 @@ class Busy(Exception):
 
 
 class Ticket:
-    """One submitted job, as seen from the event loop: iterate it for the job's events."""
+    """One submitted job, as seen from the event loop: iterate it for the job's events.
+
+    Back-pressure: the job thread waits while more than MAX_UNREAD bytes of audio it handed over are unread (a slow
+    client), and gives the job up after STALL_S without the reader taking anything. A door that stops listening
+    cancels the ticket: the job stops at its next event (a piece of audio)."""
+
+    MAX_UNREAD = 4 * 1024 * 1024
+    STALL_S = 60.0
 
     def __init__(self, loop: asyncio.AbstractEventLoop, start: Callable[[], Iterator]):
         self.start = start
         self.cancelled = False
         self._loop = loop
         self._events: asyncio.Queue = asyncio.Queue()
+        self._unread = 0
+        self._room = threading.Condition()
 
     def cancel(self) -> None:
         self.cancelled = True
+        with self._room:
+            self._room.notify_all()
 
     def _put(self, event) -> None:  # from a job thread
+        size = _size(event)
+        with self._room:
+            waited = 0.0
+            while self._unread and self._unread + size > self.MAX_UNREAD and not self.cancelled:
+                if waited >= self.STALL_S:
+                    log.warning("a client stopped reading its audio for %.0f s: its job is given up", waited)
+                    self.cancelled = True
+                    break
+                self._room.wait(1.0)
+                waited += 1.0
+            self._unread += size
         try:
             self._loop.call_soon_threadsafe(self._events.put_nowait, event)
         except RuntimeError:  # the loop is closed: nobody is listening any more
@@ -55,7 +88,16 @@ class Ticket:
             raise StopAsyncIteration
         if isinstance(event, BaseException):
             raise event
+        if size := _size(event):
+            with self._room:
+                self._unread -= size
+                self._room.notify_all()
         return event
+
+
+def _size(event) -> int:
+    data = getattr(event, "data", None)
+    return len(data) if isinstance(data, (bytes, bytearray)) else 0
 
 
 def job_runner(service) -> Runner:
@@ -79,14 +121,20 @@ class Runner:
         self._cond = threading.Condition()
         self._closed = False
         self._threads = [threading.Thread(target=self._work, name=f"job-{i}", daemon=True) for i in range(threads)]
+        self._running: set[Ticket] = set()
         for t in self._threads:
             t.start()
+        _LIVE.add(self)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Take no more jobs, let the running ones end, and stop the threads (waiting jobs end unrun)."""
+        """Take no more jobs, stop the running ones at their next piece, and stop the threads (waiting jobs end
+        unrun)."""
         with self._cond:
             self._closed = True
+            running = list(self._running)
             self._cond.notify_all()
+        for ticket in running:
+            ticket.cancel()
         for t in self._threads:
             t.join(timeout)
 
@@ -124,11 +172,13 @@ class Runner:
                     ticket._put(_END)
                     continue
                 self.running += 1
+                self._running.add(ticket)
             try:
                 self._run(ticket)
             finally:
                 with self._cond:
                     self.running -= 1
+                    self._running.discard(ticket)
 
     @staticmethod
     def _run(ticket: Ticket) -> None:

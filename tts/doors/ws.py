@@ -4,17 +4,21 @@ input field}) and receive binary frames of chunk_ms int16 PCM at sample_rate as 
 next request."""
 from __future__ import annotations
 
-import json
+import asyncio
 
 from fastapi import WebSocket, WebSocketDisconnect
 
 from tts.doors.backend import Backend
 from tts.doors.guard import UNAUTHORIZED, authorized, unavailable
+from tts.doors.jsonbody import TooDeep, parse_json
 from tts.doors.relay import Door, relay_async
 from tts.events import Audio, Done, Failed, Started
 
 CHUNK_MS = 200
 MIN_CHUNK_MS, MAX_CHUNK_MS = 20, 5000
+
+
+MAX_QUEUED = 16   # requests a client may send ahead of the one running
 
 
 async def ws_generate(websocket: WebSocket) -> None:
@@ -23,11 +27,41 @@ async def ws_generate(websocket: WebSocket) -> None:
         await websocket.close(code=1008, reason=UNAUTHORIZED)
         return
     await websocket.accept()
+    client = _Client(websocket)
+    reader = asyncio.create_task(client.read())
     try:
-        while True:
-            await _job(websocket, backend, await websocket.receive_text())
+        while (message := await client.inbox.get()) is not None:
+            await _job(websocket, backend, message, client)
     except WebSocketDisconnect:
         return
+    finally:
+        reader.cancel()
+
+
+class _Client:
+    """What the client sends, read all the time (also while a job runs: a client that leaves stops its job)."""
+
+    def __init__(self, websocket: WebSocket):
+        self.websocket = websocket
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.gone = asyncio.Event()
+
+    async def read(self) -> None:
+        try:
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if self.inbox.qsize() >= MAX_QUEUED:
+                    await self.websocket.close(code=1008, reason=f"more than {MAX_QUEUED} requests waiting")
+                    return
+                text = message.get("text")
+                self.inbox.put_nowait(text if text is not None else message.get("bytes") or b"")
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        finally:
+            self.gone.set()
+            self.inbox.put_nowait(None)
 
 
 class _Frames(Door):
@@ -60,9 +94,16 @@ class _Frames(Door):
         return [{"error": event.error}]
 
 
-async def _job(websocket: WebSocket, backend: Backend, message: str) -> None:
+async def _job(websocket: WebSocket, backend: Backend, message: str | bytes, client: _Client) -> None:
+    if isinstance(message, bytes):
+        await websocket.send_json({"error": "input: a binary frame is not a request; send each request as a text "
+                                            'frame of JSON, e.g. {"text": "Hello"}'})
+        return
     try:
-        raw = json.loads(message)
+        raw = parse_json(message)
+    except TooDeep as e:
+        await websocket.send_json({"error": f"input: the message is not a request: {e}"})
+        return
     except ValueError as e:
         await websocket.send_json({"error": f"input: not JSON ({e}); send one JSON object per request"})
         return
@@ -83,6 +124,7 @@ async def _job(websocket: WebSocket, backend: Backend, message: str) -> None:
     if isinstance(ticket, Failed):
         await websocket.send_json({"error": ticket.error})
         return
+    watch = asyncio.create_task(_cancel_when(client.gone, ticket))
     try:
         async for out in relay_async(ticket, _Frames(backend, chunk_ms)):
             if isinstance(out, bytes):
@@ -90,4 +132,10 @@ async def _job(websocket: WebSocket, backend: Backend, message: str) -> None:
             else:
                 await websocket.send_json(out)
     finally:
+        watch.cancel()
         ticket.cancel()
+
+
+async def _cancel_when(gone: asyncio.Event, ticket) -> None:
+    await gone.wait()
+    ticket.cancel()  # the client left: its job stops at its next piece (or never starts, if it waits in line)

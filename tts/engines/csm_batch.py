@@ -133,12 +133,21 @@ class Batcher:
         self._inbox.put(job)
         self.thread.wake()
         try:
-            while (item := work.out.get()) is not _END:
+            while (item := self._next(work)) is not _END:
                 if isinstance(item, BaseException):
                     raise item
                 yield item
         finally:
             job.cancelled = True  # a consumer that stops early frees its slot at the next turn
+
+    def _next(self, work: _Work):
+        """The request's next piece, error or end; never waits on a model thread that is gone."""
+        while True:
+            try:
+                return work.out.get(timeout=1.0)
+            except queue.Empty:
+                if not self.thread.alive:
+                    return EngineError("the CSM model thread stopped; the worker restarts")
 
     @property
     def busy(self) -> int:
@@ -218,8 +227,11 @@ class Batcher:
             log.exception("csm: decoding failed for %d requests", len(due))
             for job in due:
                 if job.slot >= 0:
-                    self._free(job)
                     self._end(job, e)
+                    try:
+                        self._free(job)
+                    except Exception:  # noqa: BLE001 - the step fails next, and fail_all frees what is left
+                        self.schedule.release(job)
 
     def _free(self, job: Job) -> None:
         if job.slot >= 0:
@@ -241,9 +253,14 @@ class Batcher:
         victims = self.schedule.busy + (list(self.schedule.waiting) if poisoned is not None else [])
         if poisoned is not None:
             self.schedule.waiting.clear()
-        for job in victims:
-            self._free(job)
+        for job in victims:  # first every request hears it, then the slots are freed (a device write, may fail)
             self._end(job, error)
+        for job in victims:
+            try:
+                self._free(job)
+            except Exception:  # noqa: BLE001 - the device is gone too: the requests have their answer already
+                log.exception("csm: could not free slot %d after a failed step", job.slot)
+                self.schedule.release(job)
 
     def close(self) -> None:
         """End every request, running or waiting (on the model thread, before it stops)."""

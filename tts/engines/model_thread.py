@@ -50,6 +50,10 @@ class ModelThread:
         return self._closed
 
     @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
     def is_current(self) -> bool:
         return threading.current_thread() is self._thread
 
@@ -111,7 +115,10 @@ class ModelThread:
             pump.turn()
         except Exception as e:  # noqa: BLE001 - a bug in a turn must not stop the thread every request waits on
             log.exception("%s: a turn of the engine failed; its requests end", self.name)
-            pump.fail_all(e)
+            try:
+                pump.fail_all(e)
+            except Exception:  # noqa: BLE001 - nor may ending them
+                log.exception("%s: ending the requests of a failed turn failed too", self.name)
 
     def _do(self, fn, args, kwargs, done: Future) -> None:
         if self._broken is not None:
