@@ -13,9 +13,11 @@ import os
 import stat
 import struct
 import tempfile
+import time
 from collections.abc import Callable
 
 TMP_PREFIX = ".tmp-"
+STALE_TMP_S = 600   # no write takes this long: an older temp file was left by a killed writer
 _LEN = struct.Struct(">I")
 _MAX_HEADER = 1 << 20
 
@@ -69,6 +71,29 @@ def atomic_write(path: str, write: Callable) -> None:
     except BaseException:
         unlink(tmp)
         raise
+
+
+def stale(mtime: float, now: float) -> bool:
+    """Whether a temp file last written at `mtime` was left by a killed writer."""
+    return now - mtime > STALE_TMP_S
+
+
+def sweep(directory: str) -> int:
+    """Remove the temp files killed writers left in `directory`; returns how many."""
+    now, removed = time.time(), 0
+    try:
+        files = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for f in files:
+        if not f.name.startswith(TMP_PREFIX):
+            continue
+        try:
+            if stale(f.stat(follow_symlinks=False).st_mtime, now) and unlink(f.path):
+                removed += 1
+        except OSError:
+            continue  # gone meanwhile
+    return removed
 
 
 def unlink(path: str) -> bool:

@@ -178,3 +178,60 @@ def test_temp_files_of_killed_writers_are_swept_and_live_ones_count_against_the_
     c.put("ab" * 32, payload(3, 3000), {})
     c.put("ac" * 32, payload(4, 3000), {})  # 6000 live temp bytes + two entries: over the cap
     assert c.evictions >= 1 and live.exists()  # the write in progress is counted, not evicted
+
+
+def _full_volume(monkeypatch, failures: int) -> list[str]:
+    """The next `failures` record writes fail as on a full volume (ENOSPC, the path in the error as the kernel
+    gives it); returns the paths tried."""
+    import errno
+
+    from cache import record
+
+    real, tried = record.atomic_write, []
+
+    def atomic_write(path, write):
+        tried.append(path)
+        if len([p for p in tried if p.endswith(".tts")]) <= failures and path.endswith(".tts"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        real(path, write)
+
+    monkeypatch.setattr(record, "atomic_write", atomic_write)
+    return tried
+
+
+def test_a_full_volume_evicts_and_the_write_is_tried_once_more(tmp_path, monkeypatch):
+    c = AudioCache(str(tmp_path), 10**9, sweep=False)
+    old, new = "a1" * 32, "b2" * 32
+    assert c.put(old, payload(1), {})
+    tried = _full_volume(monkeypatch, failures=1)
+    assert c.put(new, payload(2), {})                  # before: logged, not stored, nothing evicted, ever
+    assert c.get(new).data == payload(2) and c.get(old) is None and c.evictions == 1
+    assert c.stats()["writable"] is True and c.stats()["last_error"]["error"] == "No space left on device (ENOSPC)"
+    tried = _full_volume(monkeypatch, failures=10)
+    assert c.put("c3" * 32, payload(3), {}) is False   # still full: one retry, not a loop
+    assert len([p for p in tried if p.endswith(".tts")]) == 2
+
+
+def test_health_says_not_writable_after_a_failed_write_and_no_path_is_shown_or_logged(tmp_path, monkeypatch, caplog):
+    c = AudioCache(str(tmp_path), 0, sweep=False)
+    tried = _full_volume(monkeypatch, failures=10)
+    assert c.put("d4" * 32, payload(4), {}) is False and len(tried) == 2   # the write and its one retry
+    stats = c.stats()
+    assert os.access(tmp_path, os.W_OK) and stats["writable"] is False  # before: os.access's "writable"
+    assert stats["last_error"]["op"] == "write" and stats["last_error"]["error"] == "No space left on device (ENOSPC)"
+    assert isinstance(stats["free_bytes"], int) and stats["free_bytes"] > 0
+    assert str(tmp_path) not in caplog.text and "ENOSPC" in caplog.text
+    monkeypatch.undo()
+    assert c.put("d4" * 32, payload(4), {}) and c.stats()["writable"] is True
+
+
+def test_a_torn_or_foreign_ledger_line_is_not_trusted(tmp_path):
+    from cache.ledger import Ledger, _line
+
+    mine = Ledger(str(tmp_path))
+    mine.start()
+    mine.moved(added=5000)
+    usage = tmp_path / ".usage"
+    (usage / "torn").write_bytes(_line(123, 4)[:30] + _line(999, 4)[30:])   # half old, half new
+    (usage / "junk").write_bytes(b"not a ledger")
+    assert mine.read() == {os.path.basename(mine._path): (5000, 0)}

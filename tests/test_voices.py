@@ -3,11 +3,16 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import signal
+import time
 
 import numpy as np
+import pytest
 import soundfile as sf
 
+from cache import record
 from tts.audio_input import AudioClip
+from tts.errors import StorageError
 from tts.voices import VoiceLibrary
 
 RATE = 24000
@@ -82,3 +87,62 @@ def test_voices_stored_by_the_previous_version_are_read_and_replaced_on_save(tmp
     library.save("old", clip(50), "new")
     assert sorted(os.listdir(tmp_path)) == ["old.voice"] and library.get("old")[1] == "new"
     assert library.delete("old") and library.get("old") is None and not library.delete("old")
+
+
+def _upload_killed_mid_write(directory: str) -> None:
+    """An upload whose process is killed while writing: the header goes out, then it hangs until killed."""
+    real = record.atomic_write
+
+    def stalled(path, write):
+        class Stall:
+            def __init__(self, f):
+                self.f = f
+
+            def write(self, data):
+                self.f.write(data)
+                self.f.flush()
+                time.sleep(600)
+
+        real(path, lambda f: write(Stall(f)))
+
+    record.atomic_write = stalled
+    VoiceLibrary(directory, RATE).save("v", clip(30), "never finished")
+
+
+def test_temp_files_of_an_upload_killed_mid_write_are_swept_at_start(tmp_path):
+    p = mp.get_context("fork").Process(target=_upload_killed_mid_write, args=(str(tmp_path),))
+    p.start()
+    deadline = time.monotonic() + 10
+    while not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]:
+        assert time.monotonic() < deadline and p.is_alive()
+        time.sleep(0.01)
+    os.kill(p.pid, signal.SIGKILL)
+    p.join()
+    (temp,) = [tmp_path / f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+    library = VoiceLibrary(str(tmp_path), RATE)          # an upload may still be running elsewhere: kept
+    assert temp.exists() and library.get("v") is None and library.names() == []
+    old = time.time() - 3600
+    os.utime(temp, (old, old))
+    VoiceLibrary(str(tmp_path), RATE)                    # the next worker's start: stale, swept
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_voice_the_volume_refuses_is_a_storage_error_that_names_no_path(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    library = VoiceLibrary(str(blocker / "voices"), RATE)   # mkdir under a file fails even for root
+    with pytest.raises(StorageError) as raised:             # before: InputError("name", "... in <path>: ...")
+        library.save("v2", clip(30), "t")
+    assert str(raised.value) == "could not store voice 'v2': Not a directory (ENOTDIR); retry later"
+    assert raised.value.full is False
+    health = library.stats()
+    assert health["writable"] is False and health["last_error"]["error"] == "Not a directory (ENOTDIR)"
+    assert str(tmp_path) not in json.dumps(health)
+
+
+def test_a_voice_the_volume_will_not_remove_is_a_storage_error_not_not_found(tmp_path):
+    library = VoiceLibrary(str(tmp_path), RATE)
+    (tmp_path / "stuck.voice").mkdir()                      # unlink() refuses it, as a read-only volume would
+    with pytest.raises(StorageError, match=r"^could not delete voice 'stuck': .*\(EISDIR\); retry later$"):
+        library.delete("stuck")                             # before: False, answered "no stored voice 'stuck'"
+    assert library.delete("missing") is False

@@ -71,6 +71,16 @@ class TimedOut(InputError):
         super().__init__("timeout", message)
 
 
+class StorageError(RuntimeError):
+    """The worker's volume refused to store something (full, over quota, read-only): the worker's failure, not the
+    request's, and worth retrying once there is room. The message names no path: clients see it. `full`: freeing
+    space (evicting cache entries) may let the write through."""
+
+    def __init__(self, message: str, full: bool = False):
+        self.full = full
+        super().__init__(message)
+
+
 class EngineError(RuntimeError):
     """The engine could not serve a request that passed validation."""
 
@@ -86,6 +96,15 @@ class VoiceNotInstalled(EngineError):
         self.name = name
         self.installed = installed
         super().__init__(f"voice {name!r} is not installed; installed: {', '.join(installed)}")
+
+
+class UnspeakablePhonemes(EngineError):
+    """A pronunciation uses sounds the engine's phoneme alphabet does not have."""
+
+    def __init__(self, ipa: str, symbols: str):
+        self.ipa = ipa
+        self.symbols = symbols
+        super().__init__(f"the pronunciation /{ipa}/ uses sounds this engine cannot make: {symbols}")
 
 
 class PromptTooLarge(EngineError):

@@ -4,7 +4,8 @@ Each voice is one record file, <dir>/<name>.voice (cache/record.py): header {"na
 "created"} and the samples, written whole and replaced whole, so concurrent uploads of one name leave one of
 them entire and a delete leaves nothing half-usable. What conditions synthesis, and its cache key, comes from
 the verified stored samples themselves. Voices stored by earlier versions as <name>.wav + <name>.json are
-still read; saving a name replaces them."""
+still read; saving a name replaces them. Temp files a killed writer left are removed at start. A voice the volume
+refuses to store (full, read-only) is a StorageError: the worker's failure, not the request's."""
 from __future__ import annotations
 
 import hashlib
@@ -18,10 +19,10 @@ import time
 import numpy as np
 import soundfile as sf
 
-from cache import record
+from cache import record, volume
 from tts import audio
 from tts.audio_input import AudioClip
-from tts.errors import InputError
+from tts.errors import StorageError
 
 log = logging.getLogger("tts.voices")
 
@@ -37,6 +38,9 @@ class VoiceLibrary:
         self.rate = rate
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self.volume = volume.Health(directory)
+        if swept := record.sweep(directory):
+            log.info("removed %d temp files of killed voice uploads", swept)
 
     def _path(self, name: str, suffix: str = SUFFIX) -> str:
         if not NAME_RE.fullmatch(name):  # no path tricks, whoever calls
@@ -93,7 +97,9 @@ class VoiceLibrary:
                 os.makedirs(self.directory, exist_ok=True)
                 record.write(self._path(name), MAGIC, meta, pcm)
             except OSError as e:
-                raise InputError("name", f"could not store voice {name!r} in {self.directory}: {e}") from None
+                self.volume.failed("write", e)
+                raise _storage_error(f"store voice {name!r}", e) from None
+            self.volume.wrote()
             for suffix in _LEGACY:  # an earlier version's files for this name would otherwise linger in listings
                 record.unlink(self._path(name, suffix))
         log.info("voice %s stored (%.1f s)", name, clip.seconds)
@@ -101,9 +107,24 @@ class VoiceLibrary:
                 "sha256": hashlib.sha256(pcm).hexdigest()}
 
     def delete(self, name: str) -> bool:
+        """False when there was no such voice. A volume that refuses the removal raises StorageError (a voice that
+        is still there is not "not found")."""
+        found = False
         with self._lock(name):
-            found = [record.unlink(self._path(name, suffix)) for suffix in (SUFFIX, *_LEGACY)]
-        return any(found)
+            for suffix in (SUFFIX, *_LEGACY):
+                try:
+                    os.unlink(self._path(name, suffix))
+                    found = True
+                except FileNotFoundError:
+                    continue
+                except OSError as e:
+                    self.volume.failed("delete", e)
+                    raise _storage_error(f"delete voice {name!r}", e) from None
+        return found
+
+    def stats(self) -> dict:
+        """The health report's part: writable (the last write's outcome), free_bytes, last_error."""
+        return self.volume.report()
 
     def _meta(self, name: str) -> dict | None:
         try:
@@ -145,6 +166,12 @@ class VoiceLibrary:
         if rate != self.rate:
             samples = audio.resample(samples, rate, self.rate)
         return AudioClip(np.ascontiguousarray(samples, dtype=np.float32), self.rate, digest)
+
+
+def _storage_error(what: str, e: OSError) -> StorageError:
+    full = e.errno in volume.FULL
+    hint = "the volume is full; retry in a minute" if full else "retry later"
+    return StorageError(f"could not {what}: {volume.describe(e)}; {hint}", full)
 
 
 def _valid_meta(meta: dict, name: str | None = None) -> bool:
