@@ -20,6 +20,7 @@ __all__ = ["ROOT", "QuietHandler", "app_server", "decode", "files_handler", "fre
 def make_settings(**overrides) -> Settings:
     """Settings for a service built in a test: nothing from the environment, no cache cap, no directories."""
     return Settings(**{"cache_dir": "/nonexistent", "cache_max_bytes": 0, "voices_dir": "/nonexistent",
+                       "lexicons_dir": "/nonexistent",
                        "device": "cpu", **overrides})
 
 
@@ -47,7 +48,7 @@ def app_server(backend):
     """The HTTP door's app (tts.doors.http) for `backend` under a real uvicorn on a free 127.0.0.1 port; yields it."""
     import uvicorn
 
-    from tts.doors.http import create_app
+    from tts.doors.app import create_app
 
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning"))

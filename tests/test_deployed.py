@@ -18,7 +18,7 @@ from tests.helpers import ROOT, QuietHandler, rms_db, serve, worker_env
 pytestmark = pytest.mark.slow  # worker processes
 
 LONG_TEXT = " ".join(f"This is sentence number {i}, which the worker reads as part of a longer answer."
-                     for i in range(14))  # about 1100 characters: three chunks for hibari
+                     for i in range(14))  # about 1100 characters, more once the numbers are words: 3+ chunks
 
 
 def run_deployed(queue, tmp_path, **env) -> str:
@@ -80,8 +80,9 @@ def test_deployed_worker_takes_jobs_reports_progress_and_posts_results(tmp_path)
     out = results["job-long"]["output"]
     samples, rate = sf.read(io.BytesIO(base64.b64decode(out["audio_base64"])))
     assert rate == 24000 and len(samples) / rate > 30 and rms_db(samples) > -35
-    assert out["chunks_processed"] == 3
-    assert progress == [{"chunks_done": 1, "chunks_total": 3}, {"chunks_done": 2, "chunks_total": 3}]
+    n = out["chunks_processed"]
+    assert n >= 3
+    assert progress == [{"chunks_done": i, "chunks_total": n} for i in range(1, n)]
 
     assert results["job-bad"] == {"error": "speed: must be a number from 0.5 to 2.0; got 9"}
     assert "audio_base64" not in logs and "DEBUG" not in logs
@@ -107,7 +108,7 @@ def test_deployed_stream_mode_posts_items_as_made_and_fails_jobs_on_an_error_ite
     run_deployed(StreamQueue, tmp_path, RUNPOD_WEBHOOK_POST_STREAM="{base}/job-stream/$RUNPOD_POD_ID/$ID?gpu=none",
                  HANDLER_MODE="stream")
     items = [body["output"] for job, body in StreamQueue.streams if job == "job-stream"]
-    assert len(items) > 3 and items[-1]["done"] is True and items[-1]["chunks_processed"] == 3
+    assert len(items) > 3 and items[-1]["done"] is True and items[-1]["chunks_processed"] >= 3
     data = b"".join(base64.b64decode(item["audio_base64"]) for item in items)
     samples, rate = sf.read(io.BytesIO(data))
     assert rate == 24000 and len(samples) / rate > 30 and rms_db(samples) > -35
@@ -152,4 +153,4 @@ def test_deployed_jobs_run_concurrently_and_the_loop_keeps_fetching_and_beating(
     assert 2 <= len(during) < 200, len(during)  # the loop kept taking jobs, as long polls (not a busy loop)
     assert any("job-long" in jobs for jobs in beats), BusyQueue.pings  # heartbeats name the running job
     results = {job: body for job, body in BusyQueue.posts if body.get("status") != "IN_PROGRESS"}
-    assert results["job-long"]["output"]["chunks_processed"] == 6 and "error" not in results["job-short"]
+    assert results["job-long"]["output"]["chunks_processed"] >= 6 and "error" not in results["job-short"]

@@ -47,9 +47,10 @@ def test_run_then_status_returns_real_audio(local_api):
 
 def test_bad_input_fails_the_job_and_the_worker_lives_on(local_api):
     base, log_path = local_api
-    body = post(f"{base}/runsync", {"input": {"text": "Hi", "format": "aac"}})
+    body = post(f"{base}/runsync", {"input": {"text": "Hi", "format": "wma"}})
     assert body["status"] == "FAILED"
-    assert body["error"] == "format: unsupported format 'aac'; allowed: wav, mp3, ogg, flac, pcm"
+    assert body["error"] == ("format: unsupported format 'wma'; allowed: wav, mp3, ogg, flac, pcm, aac, m4a, "
+                             "mulaw, alaw, wav_mulaw, wav_alaw")
     health = post(f"{base}/runsync", {"input": {"action": "health"}})
     assert health["status"] == "COMPLETED" and health["output"]["engine"] == "hibari"
     logs = log_path.read_text()

@@ -16,15 +16,18 @@ from tts.upload import URL_EXPIRES_S, Bucket, upload
 log = logging.getLogger("tts.delivery")
 
 
-def deliver(result: Result, data: bytes, output_mode: str, bucket: Bucket | None, max_response_bytes: int) -> dict:
-    """The output fields that carry the audio (output_mode, audio_base64 | audio_url, url_expires_s)."""
+def deliver(result: Result, data: bytes, output_mode: str, bucket: Bucket | None, max_response_bytes: int,
+            deadline: float | None = None) -> dict:
+    """The output fields that carry the audio (output_mode, audio_base64 | audio_url, url_expires_s); an upload
+    ends by `deadline` (time.monotonic(), the job's budget) at the latest."""
     too_big = None if output_mode == "url" else oversize(result, len(data), max_response_bytes)
     if too_big and bucket is None:
         raise OutputError(too_big)
     if output_mode == "base64" and not too_big:
         return {"output_mode": "base64", "audio_base64": base64.b64encode(data).decode("ascii")}
     try:
-        url = upload(bucket, data, f"{result.cache_key}.{result.format}", result.mimetype)
+        name = f"{result.cache_key}.{formats.get(result.format).extension}"
+        url = upload(bucket, data, name, result.mimetype, deadline)
     except Exception as e:  # noqa: BLE001 - boto raises many types; the job fails with the reason
         raise OutputError(f"could not upload to bucket {bucket.name!r} at {bucket.endpoint_url}: "
                           f"{type(e).__name__}: {e}") from e
@@ -41,8 +44,8 @@ def _base64_size(raw_bytes: float) -> float:
 def _advice(fmt: str) -> str:
     if formats.get(fmt).lossy:
         return "shorter text or a lower sample_rate"
-    smaller = " or ".join(f'"{c.name}"' for c in formats.FORMATS.values() if c.lossy)
-    return f"format {smaller} (a tenth of the size), shorter text or a lower sample_rate"
+    *some, last = [f'"{c.name}"' for c in formats.FORMATS.values() if c.lossy]
+    return f"format {', '.join(some)} or {last} (a tenth of the size), shorter text or a lower sample_rate"
 
 
 def refuse_certain_oversize(r: SynthesisRequest, max_chars_per_second: float, limit: int) -> None:
@@ -88,7 +91,7 @@ def oversize(result: Result, size_bytes: int, limit: int) -> str | None:
 
 def local_copy_path(output_dir: str, job_id: str, fmt: str) -> str:
     safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in job_id) or "job"
-    return os.path.join(output_dir, f"{safe_id}.{fmt}")
+    return os.path.join(output_dir, f"{safe_id}.{formats.get(fmt).extension}")
 
 
 def save_local_copy(output_dir: str, job_id: str, fmt: str, data: bytes) -> str | None:

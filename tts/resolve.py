@@ -2,6 +2,8 @@
 audio decoded to the engine's rate, the bucket chosen."""
 from __future__ import annotations
 
+import dataclasses
+
 from tts import audio_input
 from tts.audio_input import AudioClip
 from tts.errors import InputError
@@ -35,9 +37,10 @@ class Resolver:
         """The request's s3Config, else the endpoint's bucket; refuses "url" output with neither, before any
         synthesis (this request could not succeed). A request's own endpoint must pass the same address
         policy as audio URLs; the endpoint's BUCKET_* is the operator's and may be private."""
-        if r.bucket is not None:
-            self.fetcher.check_host("s3Config.endpointUrl", r.bucket.endpoint_url, deadline)
-        bucket = r.bucket or self.bucket
+        bucket = self.bucket
+        if r.bucket is not None:  # pinned: the upload connects to the address checked here, never a new lookup's
+            address = self.fetcher.check_host("s3Config.endpointUrl", r.bucket.endpoint_url, deadline)
+            bucket = dataclasses.replace(r.bucket, address=address)
         if r.output_mode == "url" and bucket is None:
             raise InputError("output_mode", '"url" needs a bucket: set BUCKET_ENDPOINT_URL, '
                                             "BUCKET_ACCESS_KEY_ID, BUCKET_SECRET_ACCESS_KEY and BUCKET_NAME on the "
