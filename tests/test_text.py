@@ -1,12 +1,13 @@
-from tts.text import chunk, normalize, split_sentences
+from tts.text import chunk, clean, split_sentences
+from tts.text.split import clauses
 
 
-def test_normalize_collapses_whitespace_keeps_case_and_composes_unicode():
-    assert normalize("  Hello\n\n\tWorld  ") == "Hello World"
-    assert normalize("US us") == "US us"
-    assert normalize("cafe\u0301") == "caf\u00e9"  # NFD e + combining acute -> one code point
-    assert normalize("\ufeffzero\u200bwidth soft\u00adhyphen") == "zerowidth softhyphen"
-    assert normalize("\u200b \u200d") == ""
+def test_clean_collapses_whitespace_keeps_case_and_composes_unicode():
+    assert clean("  Hello\n\n\tWorld  ") == "Hello World"
+    assert clean("US us") == "US us"
+    assert clean("cafe\u0301") == "caf\u00e9"  # NFD e + combining acute -> one code point
+    assert clean("\ufeffzero\u200bwidth soft\u00adhyphen") == "zerowidth softhyphen"
+    assert clean("\u200b \u200d") == ""
 
 
 def test_sentences_split_on_end_punctuation_not_abbreviations():
@@ -36,3 +37,15 @@ def test_clause_punctuation_is_preferred_to_arbitrary_words():
 def test_an_unbroken_string_is_cut_hard():
     pieces = chunk("x" * 25, 10)
     assert pieces == ["x" * 10, "x" * 10, "x" * 5]
+
+
+def test_numbers_initialisms_ellipses_and_quotes_stay_inside_their_sentence():
+    text = ('Pi is 3.14 today. The U.S. Army left at 5 a.m. Tuesday. Wait... what happened? '
+            '"It ended," she said. "Then?" He left.')
+    assert split_sentences(text) == ["Pi is 3.14 today.", "The U.S. Army left at 5 a.m. Tuesday.",
+                                     "Wait... what happened?", '"It ended," she said.', '"Then?"', "He left."]
+
+
+def test_clauses_break_after_clause_punctuation_but_not_inside_numbers():
+    assert clauses("We paid 3,000 dollars, then 3.5 more; finally — done.") == [
+        "We paid 3,000 dollars,", "then 3.5 more;", "finally —", "done."]

@@ -10,7 +10,7 @@ import numpy as np
 from tts.request import Conditioning, SynthesisRequest
 
 # Optional request features an engine may honour.
-FEATURES = ("context", "cloning", "sampling")
+FEATURES = ("context", "cloning", "sampling", "phonemes")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Capabilities:
     voices: tuple[VoiceInfo, ...] = ()      # built-in voices, installed or not
     default_temperature: float | None = None
     default_top_k: int | None = None
+    scripts: tuple[str, ...] = ("LATIN",)   # Unicode scripts whose letters it reads (tts.text.frontend)
 
     @classmethod
     def of(cls, engine: Engine) -> Capabilities:
@@ -55,7 +56,8 @@ class Capabilities:
         sampling = "sampling" in engine.features
         return cls(engine.name, engine.sample_rate, engine.speakers, engine.languages, engine.features,
                    engine.default_voice, tuple(engine.voices()),
-                   engine.default_temperature if sampling else None, engine.default_top_k if sampling else None)
+                   engine.default_temperature if sampling else None, engine.default_top_k if sampling else None,
+                   engine.scripts)
 
 
 @runtime_checkable
@@ -71,12 +73,14 @@ class Engine(Protocol):
     default_voice: str | None
     speakers: range           # allowed `speaker` values
     languages: tuple[str, ...]  # primary language subtags accepted, e.g. ("en",)
+    scripts: tuple[str, ...]    # Unicode scripts whose letters it reads, e.g. ("LATIN",)
     max_chunk_chars: int      # text is cut into chunks of at most this many characters
     max_chars_per_second: float  # faster than this it never speaks (at speed 1): bounds a result's size
     pause_ms: int             # silence between the pieces synthesize() yields, when joined
     max_concurrency: int      # jobs it serves well at once (synthesize() is called from that many threads)
     # Which of FEATURES this engine honours: "context", "cloning" (reference audio and stored voices),
-    # "sampling" (temperature, top_k; then default_temperature and default_top_k are set).
+    # "sampling" (temperature, top_k; then default_temperature and default_top_k are set), "phonemes" (IPA
+    # pronunciations: then synthesize_phonemes).
     features: frozenset[str]
     default_temperature: float | None
     default_top_k: int | None
@@ -105,3 +109,7 @@ class Engine(Protocol):
     def close(self) -> None:
         """Stop whatever threads the engine runs (the worker is shutting down); later calls fail."""
         ...
+
+    # Engines with the "phonemes" feature also have:
+    #     def synthesize_phonemes(self, ipa: str, request: SynthesisRequest) -> Iterator[Piece]
+    # which speaks an IPA pronunciation, or raises tts.errors.UnspeakablePhonemes naming the sounds it lacks.

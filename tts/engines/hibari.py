@@ -15,7 +15,7 @@ import numpy as np
 
 from tts.config import Settings, free_cores
 from tts.engines.base import Capabilities, Piece, VoiceInfo
-from tts.errors import VoiceNotInstalled
+from tts.errors import UnspeakablePhonemes, VoiceNotInstalled
 from tts.request import NO_CONDITIONING, Conditioning, SynthesisRequest
 
 log = logging.getLogger("tts.engine.hibari")
@@ -38,7 +38,8 @@ class HibariEngine:
     max_chunk_chars = 400    # hibari splits sentences itself; this bounds one call's work
     max_chars_per_second = 25.0  # it speaks ~18 characters a second at speed 1
     pause_ms = 200
-    features: frozenset[str] = frozenset()
+    features: frozenset[str] = frozenset({"phonemes"})
+    scripts = ("LATIN",)
     default_temperature = None
     default_top_k = None
 
@@ -119,3 +120,24 @@ class HibariEngine:
         rng = np.random.default_rng(request.seed)
         for phonemes in model.phonemize(_readable(text)):  # one piece per sentence
             yield Piece(model.from_ids(model.ids(phonemes), request.speed, rng))
+
+    def synthesize_phonemes(self, ipa: str, request: SynthesisRequest) -> Iterator[Piece]:
+        model = self._load(request.voice)
+        phonemes = ipa_to_misaki(ipa)
+        missing = sorted({c for c in phonemes if c not in model.vocab and not c.isspace()})
+        if missing:
+            raise UnspeakablePhonemes(ipa, " ".join(missing))
+        yield Piece(model.from_ids(model.ids(phonemes), request.speed, np.random.default_rng(request.seed)))
+
+
+# IPA -> the model's alphabet (misaki's, as Kokoro's): diphthongs and affricates are one letter each, English r is
+# the approximant, g is IPA's g. What is left must be in the model's vocabulary.
+_IPA_MULTI = (("t͡ʃ", "ʧ"), ("d͡ʒ", "ʤ"), ("tʃ", "ʧ"), ("dʒ", "ʤ"), ("eɪ", "A"), ("aɪ", "I"), ("oʊ", "O"),
+              ("əʊ", "Q"), ("aʊ", "W"), ("ɔɪ", "Y"), ("ɝ", "ɜɹ"), ("ɫ", "l"), ("ɐ̯", ""), ("ʊ̯", "ʊ"))
+_IPA_ONE = str.maketrans({"r": "ɹ", "g": "ɡ", "'": "ˈ", ",": "ˌ", ".": "", "͡": ""})
+
+
+def ipa_to_misaki(ipa: str) -> str:
+    for written, letter in _IPA_MULTI:
+        ipa = ipa.replace(written, letter)
+    return ipa.translate(_IPA_ONE)

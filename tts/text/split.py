@@ -1,10 +1,8 @@
-"""Text normalization and sentence chunking."""
+"""Sentences, clauses and chunks of normalized text."""
 from __future__ import annotations
 
 import re
-import unicodedata
 
-_WS = re.compile(r"\s+")
 # A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) and whitespace.
 _SENT_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+")
 _CLAUSE = re.compile(r"(?<=[,;:—–])\s+")
@@ -16,15 +14,7 @@ _ABBREV = {
 }
 
 
-def normalize(text: str) -> str:
-    """Unicode NFC, invisible format characters (zero-width spaces, BOMs, soft hyphens) removed, every
-    run of whitespace (newlines included) collapsed to one space, trimmed.
-
-    Case is kept: it changes pronunciation ("US" vs "us")."""
-    if not text.isascii():  # ASCII is already NFC and has no format characters
-        text = unicodedata.normalize("NFC", text)
-        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    return _WS.sub(" ", text).strip()
+_INITIALISM = re.compile(r"(?:[A-Za-z]\.){2,}")   # "U.S.", "e.g.", "a.m."
 
 
 def _is_abbreviation(before: str) -> bool:
@@ -32,8 +22,10 @@ def _is_abbreviation(before: str) -> bool:
     if not word.endswith("."):
         return False
     stem = word[:-1]
-    # Single capital initials ("J. K. Rowling") and known abbreviations.
-    return (len(stem) == 1 and stem.isalpha() and stem.isupper()) or stem.lower() in _ABBREV
+    # Single capital initials ("J. K. Rowling"), initialisms ("U.S. Army": splitting a phrase hurts prosody more
+    # than joining two sentences does) and known abbreviations.
+    return (len(stem) == 1 and stem.isalpha() and stem.isupper()) or bool(_INITIALISM.fullmatch(word)) \
+        or stem.lower() in _ABBREV
 
 
 def split_sentences(text: str) -> list[str]:
@@ -52,10 +44,16 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in out if s]
 
 
+def clauses(sentence: str) -> list[str]:
+    """A sentence cut after its clause punctuation (, ; : and dashes followed by a space): "3,000" and "3.14" stay
+    whole. Where a stream can start speaking before a sentence ends."""
+    return [c for c in _CLAUSE.split(sentence) if c]
+
+
 def _split_long(sentence: str, max_chars: int) -> list[str]:
     """A sentence longer than max_chars, cut at clause punctuation, then at spaces, then hard."""
     pieces: list[str] = []
-    for clause in _CLAUSE.split(sentence):
+    for clause in clauses(sentence):
         while len(clause) > max_chars:
             cut = clause.rfind(" ", 0, max_chars + 1)
             if cut <= 0:
