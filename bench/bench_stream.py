@@ -3,11 +3,12 @@
     python -m bench.bench_stream                 # hibari and a tiny CSM, five sentences, 5 runs each
     python -m bench.bench_stream --engines hibari --runs 10
 
-For each engine: the in-process stream (TTSService.run(stream=True)), POST /generate/stream and WS /ws/generate
-of a WORKER_MODE=http worker on 127.0.0.1 (a real uvicorn, cache off), and /ping's latency while a generation
+For each engine: the in-process stream (TTSService.run(stream=True)), POST /generate/stream, OpenAI's
+POST /v1/audio/speech (response_format pcm) and WS /ws/generate of a WORKER_MODE=http worker on 127.0.0.1 (a real uvicorn, cache off), and /ping's latency while a generation
 runs. first_audio_ms: request sent -> first audio bytes received; total_ms: -> last byte. For CSM the in-process
 run also reports after how many frames the first audio left the engine. Goals: first audio <= 0.25 x total on
-hibari for five sentences; on CSM, first audio after <= 3 frames."""
+hibari for five sentences; on CSM, first audio after <= 3 frames; /v1/audio/speech's first audio equal to
+/generate/stream's within noise."""
 from __future__ import annotations
 
 import argparse
@@ -59,13 +60,17 @@ def in_process(service, runs: int, frame_samples: int | None = None) -> dict:
     return out
 
 
-def http_stream(port: int, runs: int) -> dict:
+def http_stream(port: int, runs: int, path: str = "/generate/stream") -> dict:
+    """POST /generate/stream, or OpenAI's POST /v1/audio/speech (path) with the same text as 24 kHz PCM."""
     first, total = [], []
     for i in range(runs):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         t = time.perf_counter()
-        conn.request("POST", "/generate/stream", body=json.dumps({"text": FIVE, "format": "pcm", "cache": False,
-                                                                  "seed": i}))
+        body = {"text": FIVE, "format": "pcm", "cache": False, "seed": i}
+        if path != "/generate/stream":
+            body = {"model": "tts-1", "input": FIVE, "voice": "alloy", "response_format": "pcm", "cache": False,
+                    "seed": i}
+        conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
         assert resp.status == 200, resp.read()
         resp.read1(1 << 20)
@@ -140,7 +145,8 @@ def http_worker(tmp: str, env: dict, runs: int) -> dict:
                 break
             time.sleep(0.1)
         http_stream(port, 1)  # warm the connection path
-        return {"http_generate_stream": http_stream(port, runs), "websocket": websocket(port, runs),
+        return {"http_generate_stream": http_stream(port, runs),
+                "openai_speech": http_stream(port, runs, "/v1/audio/speech"), "websocket": websocket(port, runs),
                 "ping_during_generation": ping_during_generation(port)}
     finally:
         proc.terminate()

@@ -36,8 +36,32 @@ def test_bench_batch_host_overhead():
 def test_bench_stream_hibari():
     r = bench("bench.bench_stream", "--engines", "hibari", "--runs", "1")["hibari"]
     assert 0 < r["in_process"]["first_audio_ms"] <= r["in_process"]["total_ms"]
+    assert 0 < r["openai_speech"]["first_audio_ms"] <= r["openai_speech"]["total_ms"]
 
 
 def test_bench_worker_hits():
     r = bench("bench.bench_worker", "--only", "hit", "-n", "20")
     assert r["cache_hit"]
+
+
+def test_bench_volume_smallest():
+    r = bench("bench.bench_volume", "--ops", "60")
+    assert r["shared_cap"]["max_dir_bytes"] <= r["shared_cap"]["bound_bytes"] and r["shared_cap"]["wrong_bytes"] == 0
+    assert r["full_volume"].get("skipped") or r["full_volume"]["freed"]["repeats_hit_of_10"] >= 9
+
+
+def test_bench_text_three_sentences():
+    r = bench("bench.bench_text", "--sentences", "3", "--repeats", "2")
+    assert r["normalize"]["sentences"] >= 100 and 0 < r["normalize"]["p50_ms"] <= r["normalize"]["p95_ms"]
+    assert r["asr"]["sentences"] == 3 and r["asr"]["reference_words"] > 0
+    assert all(0 <= r["asr"][k] <= 1.5 for k in ("wer_written", "wer_spoken", "wer_reference"))
+
+
+def test_bench_formats_wav_mulaw_aac():
+    r = bench("bench.bench_formats", "--formats", "wav,mulaw,aac", "--runs", "1")
+    assert r["audio_s"] > 2 and set(r["formats"]) == {"wav", "mulaw", "aac"}
+    wav, mulaw, aac = (r["formats"][f] for f in ("wav", "mulaw", "aac"))
+    assert (wav["rate"], mulaw["rate"], aac["rate"]) == (24000, 8000, 24000) and 384 <= wav["kbps"] < 385
+    assert aac["vs_wav"] > 10 and aac["encode_ms"] > 0 and 16 < aac["kbps"] < 100
+    assert all(f["first_byte_ms"] > 0 and 0 < f["first_byte_audio_ms"] <= r["audio_s"] * 1000
+               for f in r["formats"].values())

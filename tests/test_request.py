@@ -38,7 +38,7 @@ def test_whole_number_floats_from_javascript_are_accepted(engine):
     ({"text": "Hi", "voice": 3}, "voice: must be a string; got int"),
     ({"text": "Hi", "speaker": 2}, "speaker: the hibari engine has one speaker per voice (0)"),
     ({"text": "Hi", "speaker": False}, "speaker: the hibari engine has one speaker per voice (0)"),
-    ({"text": "Hi", "format": "aac"}, "format: unsupported format 'aac'; allowed: wav, mp3, ogg, flac, pcm"),
+    ({"text": "Hi", "format": "wma"}, "format: unsupported format 'wma'; allowed: wav, mp3, ogg, flac, pcm, aac"),
     ({"text": "Hi", "format": ["mp3"]}, "format: must be a string; got list"),
     ({"text": "Hi", "sample_rate": 7999}, "sample_rate: must be a whole number from 8000 to 48000; got 7999"),
     ({"text": "Hi", "sample_rate": 96000}, "sample_rate: must be a whole number from 8000 to 48000; got 96000"),

@@ -139,7 +139,8 @@ def test_oversized_response_is_a_clear_error_and_the_worker_goes_on(engine, tmp_
     assert set(out) == {"error"}
     assert re.fullmatch(r"output: the response would be at least 0\.\d\d MB \(at least \d+ s of wav at 24000 Hz for "
                         r"132 characters\), over the 0\.15 MB limit \(MAX_RESPONSE_BYTES; RunPod drops results over "
-                        r"20 MB\); ask for format \"mp3\" or \"ogg\" \(a tenth of the size\), shorter text or a lower "
+                        r"20 MB\); ask for format \"mp3\", \"ogg\", \"aac\" or \"m4a\" \(a tenth of the size\), "
+                        r"shorter text or a lower "
                         r"sample_rate, or configure a bucket for \"output_mode\": \"url\"", out["error"])
     assert svc.counts["synthesized"] == 0
     small = queue_job(svc, {"text": SENTENCE * 3, "format": "mp3"})

@@ -24,21 +24,23 @@ _DONE = object()
 class Assembler:
     """Segments arrive as pieces (tts.engines.Piece); silence is judged on frames counted from each segment's
     start, so how a segment was cut into pieces never changes the result. With `stream`, take() returns the bytes
-    of the file that are final so far (tts.audio_stream), for sending while the rest is made."""
+    of the file that are final so far (tts.audio_stream), for sending while the rest is made. `bitrate_kbps`: the
+    codec's bitrate (None: its default at the rate; the request parser checked it against Codec.bitrates)."""
 
     def __init__(self, native_rate: int, out_rate: int, fmt: str, pause_ms: int, limit_ms: int | None = None,
-                 stream: bool = False):
+                 stream: bool = False, bitrate_kbps: int | None = None):
         self.native_rate = native_rate
         self.pause = np.zeros(native_rate * pause_ms // 1000, np.float32)
         self.margin = native_rate * MARGIN_MS // 1000
         self.limit = None if limit_ms is None else native_rate * limit_ms // 1000
         self.segments = 0                       # segments started
+        self._break: int | None = None          # an explicit silence (samples) before the next segment
         self._emitted = 0                       # native-rate samples sent to the encoder
         self._tail = np.zeros(0, np.float32)    # the last segment's trailing silence, kept if it stays last
         self._frame = audio.frame_samples(native_rate)   # silence is judged per frame (tts.audio)
         self._reset_segment()
         self.codec = formats.get(fmt)
-        self._encoder = _Encoder(native_rate, out_rate, self.codec)
+        self._encoder = _Encoder(native_rate, out_rate, self.codec, bitrate_kbps)
         # Dropped without finish() or abort() (a caller's failure before its try), the encoder still stops.
         weakref.finalize(self, self._encoder.stop)
         self._stream = ByteStream(self._encoder.sink, self.codec) if stream else None
@@ -95,11 +97,18 @@ class Assembler:
         if ends_segment and self._seen:
             self._end()
 
+    def pause_next(self, ms: int) -> None:
+        """The silence before the next segment is `ms` (an SSML break) instead of the engine's pause; at the end,
+        the file ends with it."""
+        self._break = (self._break or 0) + self.native_rate * ms // 1000
+
     def finish(self) -> tuple[bytes, int]:
         """(the whole encoded file, samples at the output rate); when streaming, take() then has the rest."""
         if self._seen:
             self._end()
         self._emit(self._tail)
+        if self._break and not self.full:
+            self._emit(np.zeros(self._break, np.float32))
         result = self._encoder.close()
         if self._stream is not None:
             self._stream.closed = True
@@ -125,7 +134,11 @@ class Assembler:
         """Send the segment's start: after a pause and a margin of its leading silence, unless it is the first."""
         self._tail = np.zeros(0, np.float32)
         start = 0
-        if self.segments:
+        if self._break is not None:
+            self._emit(np.zeros(self._break, np.float32))
+            self._break = None
+            start = max(0, first_loud - self.margin)
+        elif self.segments:
             self._emit(self.pause)
             start = max(0, first_loud - self.margin)
         self._pending, self._pending_at = self._pending[start - self._pending_at:], start
@@ -161,8 +174,8 @@ class _Encoder:
     """Resamples and encodes blocks on its own thread (soundfile, onnxruntime and torch release the GIL). The
     thread starts with the first block, so an encoder never fed holds no thread; it ends at close() or stop()."""
 
-    def __init__(self, in_rate: int, out_rate: int, codec: Codec):
-        self.in_rate, self.out_rate, self.codec = in_rate, out_rate, codec
+    def __init__(self, in_rate: int, out_rate: int, codec: Codec, kbps: int | None = None):
+        self.in_rate, self.out_rate, self.codec, self.kbps = in_rate, out_rate, codec, kbps
         self.samples = 0
         self.sink = Sink()
         self._queue: queue.Queue = queue.Queue()
@@ -224,7 +237,7 @@ class _Encoder:
     def _run(self) -> None:
         done = False  # _DONE taken: nothing follows it, so a failure after it has nothing to drain
         try:
-            writer = self.codec.open(self.sink, self.out_rate)
+            writer = self.codec.open(self.sink, self.out_rate, self.kbps)
             resampler = audio.Resampler(self.in_rate, self.out_rate)
             while True:
                 block = self._queue.get()

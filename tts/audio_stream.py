@@ -1,10 +1,10 @@
 """What a client may play while a file is still being encoded: the encoder's output as an append-only byte stream.
 
-libsndfile writes a file front to back, then at close goes back to fix what it could not know in advance (a WAV
-header's sizes, MP3's info frame, FLAC's STREAMINFO). Which bytes may leave as they are written, and what a
-stream starts with instead of the bytes fixed later, is each format's business (tts.formats: Codec.stream_start,
-stream_end, stream_fix). Concatenated, a stream is one valid file of its format; Codec.stream_of gives the same
-bytes from the closed file."""
+libsndfile (and FFmpeg's muxers, for AAC) write a file front to back, then at close go back to fix what they could
+not know in advance (a WAV header's sizes, MP3's info frame, FLAC's STREAMINFO, an MP4's box sizes). Which bytes may
+leave as they are written, and what a stream starts with instead of the bytes fixed later, is each format's
+business (tts.formats: Codec.stream_start, stream_end, stream_fix). Concatenated, a stream is one valid file of its
+format; Codec.stream_of gives the same bytes from the closed file."""
 from __future__ import annotations
 
 import io
@@ -14,7 +14,7 @@ from tts.formats import Codec
 
 
 class Sink(io.RawIOBase):
-    """A seekable in-memory file for libsndfile to write into, readable from another thread as it grows."""
+    """A seekable in-memory file for an encoder to write into, readable from another thread as it grows."""
 
     def __init__(self) -> None:
         super().__init__()

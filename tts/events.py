@@ -52,7 +52,8 @@ class Failed:
     """The job failed. `kind` (one of KINDS): "input" (a request field is wrong), "output" (the result cannot be
     delivered as asked), "timeout" (past MAX_JOB_SECONDS or a download's deadline), "busy" (no room for the job:
     retry after `retry_after_s`), "engine" (the worker must restart: `refresh_worker`), "internal" (a bug,
-    logged). `field`: the request field an input error names."""
+    logged; or the volume refused a write: "storage: ...", retryable). `field`: the request field an input error
+    names."""
     error: str
     kind: str
     field: str | None = None

@@ -19,7 +19,8 @@ ANSWERS: dict[str, Answer] = {
     "timeout": Answer(504),     # past MAX_JOB_SECONDS, or a download past its deadline
     "busy": Answer(429),        # every job thread busy and the line full: retry after Retry-After
     "engine": Answer(500, refresh_worker=True),   # the engine is unusable (CUDA error, out of memory)
-    "internal": Answer(500),    # a bug: logged with its traceback
+    "internal": Answer(500),    # a bug (logged with its traceback), or the volume refused a write ("storage: ...",
+                                # retryable)
 }
 assert set(ANSWERS) == set(KINDS)
 

@@ -12,6 +12,7 @@ rotation. Jobs run on job threads behind a bounded line (runner.py): beyond MAX_
     POST /generate/audio    -> the audio file itself, with its metadata in X-* headers
     POST /generate/stream   -> the audio file as it is made (chunked), playable while it arrives
     WS   /ws/generate       JSON request in -> binary int16 PCM frames out -> {"done": true, ...} (ws.py)
+    POST /v1/audio/speech   OpenAI's speech API (openai.py), with GET /v1/models and /v1/audio/voices
 
 Every route takes the same request schema as the queue handler (tts/schema.py, published at /docs)."""
 from __future__ import annotations
@@ -20,22 +21,18 @@ import asyncio
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 
-from tts import schema
+from tts import formats
 from tts.doors.answers import answer, http_headers
 from tts.doors.backend import Backend
-from tts.doors.guard import RequireKey, unavailable
+from tts.doors.guard import unavailable
 from tts.doors.jsonbody import TooDeep, parse_json
 from tts.doors.relay import Door, relay_async
-from tts.doors.ws import ws_generate
 from tts.events import Audio, Done, Failed, Started
 from tts.metrics import CONTENT_TYPE
 from tts.result import Result
-
-_OPEN = ("/ping", "/docs", "/openapi.json")   # no API key needed
 
 
 def error_response(failed: Failed, backend: Backend) -> JSONResponse:
@@ -103,12 +100,15 @@ class _Stream(Door):
         return [event]
 
 
-async def stream_response(backend: Backend, raw: Any) -> Response:
+async def stream_response(backend: Backend, raw: Any, on_failure=None) -> Response:
+    """The job's file as it is made (chunked), or the response to a failure before its first byte
+    (`on_failure(failed, backend)`: this door's error shape by default)."""
+    on_failure = on_failure or error_response
     if (refusal := unavailable(backend)) is not None:
         return refusal
     ticket = backend.submit(raw, stream=True, deliver=False)
     if isinstance(ticket, Failed):
-        return error_response(ticket, backend)
+        return on_failure(ticket, backend)
     messages = relay_async(ticket, _Stream()).__aiter__()
     first = await anext(messages, None)
     if isinstance(first, Started):
@@ -117,7 +117,7 @@ async def stream_response(backend: Backend, raw: Any) -> Response:
         head = None
     if isinstance(first, Failed):
         ticket.cancel()
-        return error_response(first, backend)
+        return on_failure(first, backend)
     if isinstance(first, Done):  # an action
         return JSONResponse(first.output())
     if head is None:
@@ -178,32 +178,6 @@ def metadata_headers(r: Result) -> dict:
     return {"X-Cache-Hit": str(r.cache_hit).lower(), "X-Cache-Key": r.cache_key,
             "X-Duration-Ms": str(r.duration_ms), "X-Sample-Rate": str(r.sample_rate), "X-Format": r.format,
             "X-Generation-Time-Ms": str(r.generation_time_ms)}
-
-
-def create_app(backend: Backend, health_only: bool = False) -> FastAPI:
-    """The app: /ping only on a health port of its own, else every route."""
-    app = FastAPI(title="RunPod TTS worker", version="1", docs_url=None if health_only else "/docs",
-                  openapi_url=None if health_only else "/openapi.json",
-                  description="Text to speech: the queue worker's request schema over HTTP and WebSocket.")
-    app.state.backend = backend
-    app.add_api_route("/ping", ping, methods=["GET"], include_in_schema=not health_only)
-    if health_only:
-        return app
-    settings = backend.settings
-    body = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-        {"$ref": f"#/components/schemas/{name}"} for name in _REQUEST_MODELS]}}}}}
-    audio = {200: {"content": {"audio/*": {}}, "description": "the audio file"}}
-
-    app.add_middleware(RequireKey, settings=settings, open_paths=_OPEN)
-    app.add_api_route("/", health, methods=["GET"])
-    app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/health", health, methods=["GET"])
-    app.add_api_route("/generate", generate, methods=["POST"], openapi_extra=body)
-    app.add_api_route("/generate/audio", generate_audio, methods=["POST"], openapi_extra=body, responses=audio)
-    app.add_api_route("/generate/stream", generate_stream, methods=["POST"], openapi_extra=body, responses=audio)
-    app.add_api_websocket_route("/ws/generate", ws_generate)
-    app.openapi = lambda: _openapi(app)
-    return app
 
 
 def routes(app: FastAPI) -> list[str]:
@@ -269,8 +243,9 @@ async def generate_audio(request: Request) -> Response:
     if done.action is not None:
         return JSONResponse(done.action)
     r = done.result
+    name = f"{r.cache_key[:16]}.{formats.get(r.format).extension}"
     return Response(done.data, media_type=r.mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{r.cache_key[:16]}.{r.format}"', **metadata_headers(r)})
+        "Content-Disposition": f'attachment; filename="{name}"', **metadata_headers(r)})
 
 
 async def generate_stream(request: Request) -> Response:
@@ -280,31 +255,3 @@ async def generate_stream(request: Request) -> Response:
     if isinstance(raw, Response):
         return raw
     return await stream_response(backend, raw)
-
-
-_REQUEST_MODELS = ("SynthesisInput", *(m.__name__ for m in schema.ACTIONS.values()))
-
-
-def _request_schemas() -> dict[str, dict]:
-    """JSON schemas of every request kind and what they refer to, by name, refs into the OpenAPI components."""
-    out: dict[str, dict] = {}
-    template = "#/components/schemas/{model}"
-    synthesis = schema.SynthesisInput.model_json_schema(ref_template=template)
-    out.update(synthesis.pop("$defs", {}))
-    out["SynthesisInput"] = synthesis
-    for name, model in schema.ACTIONS.items():
-        s = model.model_json_schema(ref_template=template)
-        out.update(s.pop("$defs", {}))
-        s["properties"] = {"action": {"const": name, "description": "or endpoint"}, **s.get("properties", {})}
-        s["required"] = ["action", *s.get("required", [])]
-        out[model.__name__] = s
-    return out
-
-
-def _openapi(app: FastAPI) -> dict:
-    if app.openapi_schema is None:
-        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        spec.setdefault("components", {}).setdefault("schemas", {}).update(_request_schemas())
-        app.openapi_schema = spec
-    return app.openapi_schema
-

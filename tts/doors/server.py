@@ -9,8 +9,8 @@ import logging
 import threading
 
 from tts.config import Settings
+from tts.doors.app import create_app
 from tts.doors.backend import Backend
-from tts.doors.http import create_app
 
 log = logging.getLogger("tts.http")
 

@@ -2,7 +2,8 @@
 into a stream. tts.formats registers one Codec per format; nothing else compares format names."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -21,6 +22,23 @@ class Writer(Protocol):
 
 
 @dataclass(frozen=True)
+class Bitrates:
+    """The bitrates (kbit/s) a codec takes at one sample rate: every whole kbit/s from low to high, or only `steps`
+    (a codec whose frames come in fixed sizes). `in` tests a request's value; str() lists them for an error."""
+    low: int
+    high: int
+    default: int | None = None               # what a request naming none gets; None: the encoder's own choice
+    steps: tuple[int, ...] | None = None
+
+    def __contains__(self, kbps: object) -> bool:
+        return isinstance(kbps, int) and not isinstance(kbps, bool) and self.low <= kbps <= self.high \
+            and (self.steps is None or kbps in self.steps)
+
+    def __str__(self) -> str:
+        return ", ".join(map(str, self.steps)) if self.steps else f"{self.low} to {self.high}"
+
+
+@dataclass(frozen=True)
 class Codec:
     """One output format.
 
@@ -35,6 +53,13 @@ class Codec:
     sample_bytes: int | None = None               # uncompressed: bytes per sample, so the size is known in advance
     lossy: bool = False                           # a lossy codec: a small fraction of the uncompressed size
     int16_input: bool = True                      # its Writer takes int16 samples; else float32 in [-1, 1]
+    preferred_rate: int | None = None             # the rate a request naming none gets, whatever the engine's
+    kbps: Mapping[int, Bitrates] | None = field(default=None, compare=False)  # per rate; None: no bitrate setting
+    extension: str = ""                           # a file name's (the name itself when empty)
+
+    def __post_init__(self) -> None:
+        if not self.extension:
+            object.__setattr__(self, "extension", self.name)
 
     def allows(self, rate: int) -> bool:
         return MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE and (self.rates is None or rate in self.rates)
@@ -45,14 +70,30 @@ class Codec:
             return rate
         return min(self.rates, key=lambda r: abs(r - rate))
 
+    def default_rate(self, native: int) -> int:
+        """The rate of a request that names none, from an engine speaking at `native`: the codec's own if it has
+        one (G.711 is a telephone format: 8 kHz whatever the voice), else `native` or the closest it takes."""
+        return self.preferred_rate or self.nearest_rate(native)
+
+    def bitrates(self, rate: int) -> Bitrates | None:
+        """The bitrates it takes at `rate`, or None if its bitrate is not a setting (or it does not take `rate`)."""
+        return None if self.kbps is None else self.kbps.get(rate)
+
     # -- the whole file -------------------------------------------------------------------------------------
-    def open(self, file, rate: int) -> Writer:
-        """A Writer of this format at `rate` into `file` (a seekable binary file)."""
+    def open(self, file, rate: int, kbps: int | None = None) -> Writer:
+        """A Writer of this format at `rate` into `file` (a seekable binary file), at `kbps` kbit/s or, with
+        None, at the codec's default for the rate."""
         if not self.allows(rate):
             raise ValueError(f"{self.name} cannot be encoded at {rate} Hz")
-        return self.writer(file, rate)
+        allowed = self.bitrates(rate)
+        if kbps is not None and (allowed is None or kbps not in allowed):
+            raise ValueError(f"{self.name} at {rate} Hz cannot be encoded at {kbps} kbit/s"
+                             + ("" if allowed is None else f"; it takes {allowed}"))
+        return self.writer(file, rate, allowed.default if kbps is None and allowed is not None else kbps)
 
-    def writer(self, file, rate: int) -> Writer:
+    def writer(self, file, rate: int, kbps: int | None) -> Writer:
+        """`kbps`: checked against bitrates(rate) by open(); None where the codec has no bitrate setting, or
+        leaves the choice to its encoder."""
         raise NotImplementedError
 
     def finalize(self, data: bytes) -> bytes:
@@ -79,7 +120,16 @@ class Codec:
         start = self.stream_start(data, closed=True)
         if start is None:
             raise ValueError(f"not a whole {self.name} file: {len(data)} bytes")
-        return start[1] + data[start[0]:]
+        return start[1] + data[start[0]:self.stream_end(data, start[0], closed=True)]
+
+
+@dataclass(frozen=True)
+class WholeFileCodec(Codec):
+    """A format whose index or header is only known at the end (FLAC's STREAMINFO, MP4's moov): its stream is the
+    closed file, sent whole at close."""
+
+    def stream_start(self, data, closed):
+        return (0, b"") if closed else None
 
 
 @dataclass(frozen=True)
@@ -88,10 +138,10 @@ class SoundfileCodec(Codec):
     sf_format: str = ""
     sf_subtype: str = ""
 
-    def writer(self, file, rate: int) -> sf.SoundFile:
+    def writer(self, file, rate: int, kbps: int | None) -> sf.SoundFile:
         return sf.SoundFile(file, "w", samplerate=rate, channels=1, format=self.sf_format, subtype=self.sf_subtype,
-                            **self.sf_options(rate))
+                            **self.sf_options(rate, kbps))
 
-    def sf_options(self, rate: int) -> dict:
+    def sf_options(self, rate: int, kbps: int | None) -> dict:
         """Encoder settings beyond format and subtype (soundfile keyword arguments)."""
         return {}

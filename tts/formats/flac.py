@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tts.formats.codec import SoundfileCodec
+from tts.formats.codec import SoundfileCodec, WholeFileCodec
 
 
 @dataclass(frozen=True)
-class Flac(SoundfileCodec):
-    def stream_start(self, data, closed):
-        return (0, b"") if closed else None
+class Flac(WholeFileCodec, SoundfileCodec):
+    pass
 
 
 FLAC = Flac("flac", "audio/flac", sf_format="FLAC", sf_subtype="PCM_16")

@@ -1,4 +1,5 @@
-"""MP3 (MPEG audio layer III: LAME through libsndfile), at a constant bitrate.
+"""MP3 (MPEG audio layer III: LAME through libsndfile), at a constant bitrate: the rate's default (KBPS) or one a
+request picks from the MPEG bitrates that still hold the info frame (bitrates()).
 
 LAME starts a file with an info frame (Xing/LAME tag) that it rewrites at close with what only the end knows: the
 frame count, from which decoders tell the length, and the encoder delay and padding, which they trim. A stream
@@ -10,12 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tts.formats.codec import SoundfileCodec
+from tts.formats.codec import Bitrates, SoundfileCodec
 
-# kbit/s per rate: what LAME's variable bitrate (libsndfile's compression level 0.5) averaged for speech at that
-# rate, rounded up to a bitrate whose frame holds LAME's 169-177-byte info frame (in a smaller frame LAME leaves
-# the tag out, and decoders could not trim even the closed file's delay and padding).
+# The default kbit/s per rate: what LAME's variable bitrate (libsndfile's compression level 0.5) averaged for speech
+# at that rate, rounded up to a bitrate whose frame holds LAME's 169-177-byte info frame (in a smaller frame LAME
+# leaves the tag out, and decoders could not trim even the closed file's delay and padding).
 KBPS = {8000: 24, 11025: 32, 12000: 32, 16000: 40, 22050: 56, 24000: 64, 32000: 56, 44100: 64, 48000: 64}
+
+# The bitrates a request may ask for at each rate: from the smallest whose frame holds the info frame (measured:
+# one bitrate step lower and LAME leaves it out) up to the top of libsndfile's range for the MPEG version (LAME
+# encodes MPEG-2.5, the rates under 16 kHz, at 64 kbit/s at most).
+_LOWEST = {8000: 24, 11025: 32, 12000: 32, 16000: 40, 22050: 56, 24000: 64, 32000: 40, 44100: 56, 48000: 64}
 
 # Samples a decoder puts before a stream's audio when no info frame tells it to trim them: LAME's encoder delay
 # (576) and the decoder's own (529). Its padding, less than a frame more, ends the stream.
@@ -56,22 +62,36 @@ def frame_length(header: bytes | bytearray) -> int:
     return frame_header(header).length
 
 
-def compression_level(rate: int) -> float:
-    """libsndfile's compression level (0..1) that makes LAME encode at KBPS[rate]: libsndfile maps it linearly onto
-    the MPEG version's bitrate range, from the highest down."""
-    top, bottom = (320, 32) if rate >= 32000 else (160, 8) if rate >= 16000 else (64, 8)
-    # Aim half a kbit/s high: libsndfile truncates the product to whole kbit/s, and LAME takes the nearest bitrate.
-    return (top - KBPS[rate] - 0.5) / (top - bottom)
+def _range(rate: int) -> tuple[int, int]:
+    """libsndfile's bitrate range (kbit/s, top and bottom) for the MPEG version of `rate`."""
+    return (320, 32) if rate >= 32000 else (160, 8) if rate >= 16000 else (64, 8)
+
+
+def compression_level(rate: int, kbps: int | None = None) -> float:
+    """libsndfile's compression level (0..1) that makes LAME encode at `kbps` (default KBPS[rate]): libsndfile maps
+    it linearly onto the MPEG version's bitrate range, from the highest down."""
+    top, bottom = _range(rate)
+    # Aim half a kbit/s high: libsndfile truncates the product to whole kbit/s, and LAME takes the nearest bitrate
+    # (at the top: level 0).
+    return max(0.0, (top - (KBPS[rate] if kbps is None else kbps) - 0.5) / (top - bottom))
+
+
+def bitrates(rate: int) -> Bitrates:
+    """The MPEG bitrates (a frame's size is set by its header's bitrate index) LAME can encode at `rate` with an info
+    frame."""
+    top = _range(rate)[0]
+    steps = tuple(k for k in _KBPS_INDEX[3 if rate >= 32000 else 2] if _LOWEST[rate] <= k <= top)
+    return Bitrates(steps[0], steps[-1], KBPS[rate], steps)
 
 
 @dataclass(frozen=True)
 class Mp3(SoundfileCodec):
-    def sf_options(self, rate: int) -> dict:
-        return {"bitrate_mode": "CONSTANT", "compression_level": compression_level(rate)}
+    def sf_options(self, rate: int, kbps: int | None) -> dict:
+        return {"bitrate_mode": "CONSTANT", "compression_level": compression_level(rate, kbps)}
 
     def stream_start(self, data, closed):
         return None if len(data) < 4 else (frame_length(data[:4]), b"")
 
 
-MP3 = Mp3("mp3", "audio/mpeg", tuple(KBPS), aliases=("mpeg",), lossy=True, int16_input=False, sf_format="MP3",
-          sf_subtype="MPEG_LAYER_III")
+MP3 = Mp3("mp3", "audio/mpeg", tuple(KBPS), aliases=("mpeg",), lossy=True, int16_input=False,
+          kbps={rate: bitrates(rate) for rate in KBPS}, sf_format="MP3", sf_subtype="MPEG_LAYER_III")

@@ -1,6 +1,7 @@
 """Ogg Opus. A stream sends whole pages only (a page is final once its last byte is written), each with the
 worker's fixed stream serial: libsndfile picks a random serial per file, with no way to set it, which would make
-identical requests give different bytes."""
+identical requests give different bytes. Its bitrate is libopus's own choice for the rate unless a request sets
+one (a variable bitrate's average target)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -8,12 +9,15 @@ from dataclasses import dataclass
 
 import soundfile as sf
 
-from tts.formats.codec import SoundfileCodec
+from tts.formats.codec import Bitrates, SoundfileCodec
 
 SERIAL = 0x54545331   # "TTS1"
 PAGE_MS = 200.0       # a page at least this often: a stream's audio leaves in pieces of this length
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 _SFC_SET_OGG_PAGE_LATENCY_MS = 0x1302  # libsndfile >= 1.2 (sndfile.h); soundfile does not wrap it
+# libsndfile's range for Opus (its compression level maps linearly onto 6..256 kbit/s a channel).
+_LOW_BPS, _HIGH_BPS = 6000, 256000
+_BITRATES = Bitrates(_LOW_BPS // 1000, _HIGH_BPS // 1000)
 
 
 def pages(data: bytes | bytearray, start: int = 0) -> Iterator[tuple[int, int]]:
@@ -68,12 +72,21 @@ def set_serial(data: bytes, serial: int = SERIAL) -> bytes:
     return bytes(out)
 
 
+def compression_level(kbps: int) -> float:
+    """libsndfile's compression level that makes libopus aim at `kbps`: bitrate = int((1 - level) * 250000 + 6000)."""
+    # Half a bit/s high, so that the truncation cannot land one bit/s under the target (at the top: level 0).
+    return max(0.0, 1.0 - (kbps * 1000 - _LOW_BPS + 0.5) / (_HIGH_BPS - _LOW_BPS))
+
+
 @dataclass(frozen=True)
 class Ogg(SoundfileCodec):
-    def writer(self, file, rate: int) -> sf.SoundFile:
-        f = super().writer(file, rate)
+    def writer(self, file, rate: int, kbps: int | None) -> sf.SoundFile:
+        f = super().writer(file, rate, kbps)
         _set_page_ms(f, PAGE_MS)
         return f
+
+    def sf_options(self, rate: int, kbps: int | None) -> dict:
+        return {} if kbps is None else {"compression_level": compression_level(kbps)}
 
     def finalize(self, data: bytes) -> bytes:
         return set_serial(data)
@@ -93,5 +106,5 @@ def _set_page_ms(f: sf.SoundFile, ms: float) -> None:
     _snd.sf_command(f._file, _SFC_SET_OGG_PAGE_LATENCY_MS, value, _ffi.sizeof("double"))
 
 
-OGG = Ogg("ogg", "audio/ogg", _OPUS_RATES, aliases=("opus",), lossy=True, int16_input=False, sf_format="OGG",
-          sf_subtype="OPUS")
+OGG = Ogg("ogg", "audio/ogg", _OPUS_RATES, aliases=("opus",), lossy=True, int16_input=False,
+          kbps=dict.fromkeys(_OPUS_RATES, _BITRATES), sf_format="OGG", sf_subtype="OPUS")

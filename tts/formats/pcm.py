@@ -21,7 +21,7 @@ class _RawWriter:
 
 @dataclass(frozen=True)
 class Pcm(Codec):
-    def writer(self, file, rate: int) -> _RawWriter:
+    def writer(self, file, rate: int, kbps: int | None) -> _RawWriter:
         return _RawWriter(file)
 
 
