@@ -4,11 +4,11 @@
     python -m bench.bench_stream --engines hibari --runs 10
 
 For each engine: the in-process stream (TTSService.run(stream=True)), POST /generate/stream, OpenAI's
-POST /v1/audio/speech (response_format pcm) and WS /ws/generate of a WORKER_MODE=http worker on 127.0.0.1 (a real uvicorn, cache off), and /ping's latency while a generation
-runs. first_audio_ms: request sent -> first audio bytes received; total_ms: -> last byte. For CSM the in-process
-run also reports after how many frames the first audio left the engine. Goals: first audio <= 0.25 x total on
-hibari for five sentences; on CSM, first audio after <= 3 frames; /v1/audio/speech's first audio equal to
-/generate/stream's within noise."""
+POST /v1/audio/speech (response_format pcm) and WS /ws/generate of a WORKER_MODE=http worker on 127.0.0.1 (a real
+uvicorn, cache off), and /ping's latency while a generation runs. first_audio_ms: request sent -> first audio bytes
+received; total_ms: -> last byte. For CSM the in-process run also reports after how many frames the first audio
+left the engine. Goals: first audio <= 0.25 x total on hibari for five sentences; on CSM, first audio after <= 3
+frames; /v1/audio/speech's first audio equal to /generate/stream's within noise."""
 from __future__ import annotations
 
 import argparse

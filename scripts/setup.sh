@@ -48,23 +48,24 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
+# constraints.txt pins every indirect package too (scripts/lock.py), so a fresh machine installs what CI tested.
 # One stamp per set: a full install also satisfies --core (requirements.txt repeats requirements-core.txt).
 core_stamp=.venv/.requirements-core.sha256
 all_stamp=.venv/.requirements-all.sha256
-core_want=$(sha256sum requirements-core.txt | cut -d' ' -f1)
-all_want=$(cat requirements-core.txt requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+core_want=$(cat requirements-core.txt constraints.txt | sha256sum | cut -d' ' -f1)
+all_want=$(cat requirements-core.txt requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)
 stamp_is() { [ "$(cat "$1" 2>/dev/null || true)" = "$2" ]; }
 
 pip_install() {  # pip_install FILE EXPECTATION
   local start=$SECONDS
   say "installing $1 into .venv ($2)"
-  .venv/bin/python -m pip install --disable-pip-version-check "${pip_quiet[@]}" -r "$1"
+  .venv/bin/python -m pip install --disable-pip-version-check "${pip_quiet[@]}" -r "$1" -c constraints.txt
   say "installed $1 in $((SECONDS - start)) s; .venv now takes $(du -sh .venv | cut -f1)"
 }
 
 if [ "$mode" = core ]; then
   if ! stamp_is "$core_stamp" "$core_want" && ! stamp_is "$all_stamp" "$all_want"; then
-    pip_install requirements-core.txt "hibari only: about 0.4 GB, a minute or less"
+    pip_install requirements-core.txt "hibari only: about 0.5 GB, a minute or less"
     echo "$core_want" > "$core_stamp"
   fi
   exit 0

@@ -5,7 +5,8 @@
 
 The Hugging Face token comes from the BuildKit secret file (/run/secrets/hf_token, or HF_TOKEN_FILE), else
 HF_TOKEN; it goes to huggingface_hub only, never to output or to a file. Without a token, `csm` skips the
-download (exit 0, with a warning) unless --require is given: the image then loads MODEL_ID at start instead."""
+download (exit 0, with a warning) unless --require is given: the RunPod Hub and RunPod's GitHub integration build
+that way, and the worker then takes MODEL_ID from RunPod's model cache or downloads it at start."""
 from __future__ import annotations
 
 import argparse
@@ -122,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             token = read_token()
             if token is None and not args.require:
                 print(f"bake: no Hugging Face token (BuildKit secret hf_token or HF_TOKEN): {args.model_id} is NOT "
-                      "baked; the worker will load MODEL_ID at start instead", file=sys.stderr)
+                      "baked (the RunPod Hub and GitHub integration build without secrets). Set "
+                      f"MODEL_ID={args.model_id} on the endpoint: the worker loads it from RunPod's cached models (the "
+                      "endpoint's Model setting), else downloads it at start with HF_TOKEN and HF_HUB_OFFLINE=0",
+                      file=sys.stderr)
                 return 0
             m = bake_csm(args.model_id, args.dest, args.revision, token, args.endpoint)
             print(f"bake: {m['model_id']}@{m['revision'][:12]} -> {args.dest} ({len(m['files'])} files, "

@@ -24,6 +24,38 @@ def on_volume(name: str, local: str, volume: str = VOLUME) -> str:
     return local
 
 
+MODEL_CACHE = VOLUME + "/huggingface-cache/hub"  # RunPod's cached models: the endpoint's "Model" setting
+_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def cached_model(model_id: str, revision: str | None = None, cache: str | None = None) -> tuple[str, str | None]:
+    """(MODEL_ID, MODEL_REVISION) -> the snapshot directory that RunPod's model cache holds for that Hub id, with
+    its commit as the revision; else the two unchanged (a local directory, or a model to download).
+
+    An endpoint whose Model setting names the repo starts its workers on hosts that already hold it, under
+    <cache>/models--<org>--<name>/snapshots/<commit>/ in the Hub's cache layout: loading it from there needs no
+    download, no billed start-up time and no token. A revision that is not in the cache is downloaded instead."""
+    cache = cache or MODEL_CACHE
+    if not _HUB_ID.fullmatch(model_id) or os.path.exists(model_id):
+        return model_id, revision
+    for name in (model_id, model_id.lower()):
+        repo = os.path.join(cache, "models--" + name.replace("/", "--"))
+        snapshots = os.path.join(repo, "snapshots")
+        try:
+            with open(os.path.join(repo, "refs", revision or "main"), encoding="ascii") as f:
+                commits = [f.read().strip()]
+        except (OSError, ValueError):
+            commits = [revision] if revision else sorted(
+                os.listdir(snapshots) if os.path.isdir(snapshots) else [],
+                key=lambda c: os.path.getmtime(os.path.join(snapshots, c)), reverse=True)
+        for commit in commits:
+            path = os.path.join(snapshots, commit)
+            if os.path.isfile(os.path.join(path, "config.json")) and any(
+                    f.endswith(".safetensors") for f in os.listdir(path)):
+                return path, commit
+    return model_id, revision
+
+
 def free_cores() -> int:
     """CPU cores this process may use: its affinity, capped by a cgroup CPU quota (containers)."""
     try:
@@ -53,8 +85,9 @@ class Settings:
     max_response_bytes: int = 15_000_000
     max_job_seconds: int = 300        # a job's time budget; 0 = none (RunPod's own executionTimeout is 600 s)
     cache_dir: str = ""
-    cache_max_bytes: int = 10 * 1024**3
+    cache_max_bytes: int | None = None  # None: half the volume's free space at start, at most 10 GiB (cache/store.py)
     voices_dir: str = ""              # the stored-voice library (engines that clone voices)
+    lexicons_dir: str = ""            # stored lexicons (named pronunciations, every engine)
     output_dir: str | None = None     # also write each result's audio here (local development)
     # Engines
     model_id: str = "sesame/csm-1b"   # csm: a Hub id or a local snapshot directory
@@ -79,6 +112,7 @@ class Settings:
     max_queue: int = 8                # http: requests waiting for the engine beyond the running one(s); more: 429
     max_request_bytes: int = 20_000_000  # http: the largest request body
     api_key: str | None = field(default=None, repr=False)  # http: a Bearer token every route but /ping needs
+    openai_voices: tuple[tuple[str, str], ...] = ()  # http: OpenAI voice name -> a voice here, or a speaker number
     # Network
     allow_private_urls: bool = False  # audio_url / voice_file_url may name private or loopback hosts
     bucket: Bucket | None = None      # the endpoint's BUCKET_*: for output_mode "url" and oversize results
@@ -90,6 +124,8 @@ class Settings:
         device = env.get("DEVICE", "auto").strip().lower() or "auto"
         if not _DEVICE.fullmatch(device):
             raise ValueError(f"DEVICE={device!r} is not a device; use auto, cpu, cuda or cuda:N")
+        model_id, model_revision = cached_model(env.get("MODEL_ID", "").strip() or "sesame/csm-1b",
+                                                env.get("MODEL_REVISION", "").strip() or None)
         return cls(
             engine=env.get("TTS_ENGINE", "hibari").strip().lower() or "hibari",
             max_text_chars=reader.int("MAX_TEXT_CHARS", 5000, 1),
@@ -97,12 +133,14 @@ class Settings:
             max_job_seconds=reader.int("MAX_JOB_SECONDS", 300, 0),
             cache_dir=env.get("CACHE_DIR") or on_volume(
                 "tts-cache", _user_dir(env, "XDG_CACHE_HOME", ".cache", "runpod-tts-worker")),
-            cache_max_bytes=reader.int("CACHE_MAX_BYTES", 10 * 1024**3, 0),
+            cache_max_bytes=reader.int("CACHE_MAX_BYTES", None, 0),
             voices_dir=env.get("VOICES_DIR") or on_volume(
                 "tts-voices", _user_dir(env, "XDG_DATA_HOME", ".local/share", "runpod-tts-worker", "voices")),
+            lexicons_dir=env.get("LEXICONS_DIR") or on_volume(
+                "tts-lexicons", _user_dir(env, "XDG_DATA_HOME", ".local/share", "runpod-tts-worker", "lexicons")),
             output_dir=env.get("OUTPUT_DIR") or None,
-            model_id=env.get("MODEL_ID", "").strip() or "sesame/csm-1b",
-            model_revision=env.get("MODEL_REVISION", "").strip() or None,
+            model_id=model_id,
+            model_revision=model_revision,
             hf_token=env.get("HF_TOKEN", "").strip() or None,
             device=device,
             csm_loop=reader.choice("CSM_LOOP", "loop", ("loop", "generate")),
@@ -122,6 +160,7 @@ class Settings:
             max_queue=reader.int("MAX_QUEUE", 8, 0),
             max_request_bytes=reader.int("MAX_REQUEST_BYTES", 20_000_000, 1024),
             api_key=env.get("API_KEY", "").strip() or None,
+            openai_voices=_pairs(env, "OPENAI_VOICES"),
             allow_private_urls=reader.bool("ALLOW_PRIVATE_URLS", False),
             bucket=_bucket(env),
         )
@@ -131,14 +170,15 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]):
         self.env = env
 
-    def int(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    def int(self, name: str, default: int | None, minimum: int, maximum: int | None = None) -> int | None:
         raw = self.env.get(name, "").strip()
         if not raw:
             return default
         try:
             value = int(raw)
         except ValueError:
-            raise ValueError(f"{name}={raw!r} is not a whole number (default {default})") from None
+            shown = "unset" if default is None else default
+            raise ValueError(f"{name}={raw!r} is not a whole number (default {shown})") from None
         if value < minimum:
             raise ValueError(f"{name}={value} is below the minimum {minimum}")
         if maximum is not None and value > maximum:
@@ -161,6 +201,20 @@ class _Reader:
         if value in _FALSE:
             return False
         raise ValueError(f"{name}={raw!r} is not a boolean; use 1 or 0 (true/false, yes/no)")
+
+
+def _pairs(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    """NAME=a:b,c:d -> (("a", "b"), ("c", "d"))."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    pairs = []
+    for item in raw.split(","):
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{name}={raw!r}: each item is name:value, separated by commas (e.g. alloy:heart,echo:1)")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
 
 
 def _bucket(env: Mapping[str, str]) -> Bucket | None:

@@ -52,6 +52,7 @@ class SynthesisRequest:
     speaker: int
     format: str
     sample_rate: int
+    bitrate_kbps: int | None = None         # None: the codec's default at sample_rate
     speed: float = 1.0
     seed: int = 0
     language: str = "en"
@@ -65,6 +66,11 @@ class SynthesisRequest:
     warnings: tuple[str, ...] = ()
     output_mode: str = "base64"             # "url": upload to a bucket and return a presigned URL
     bucket: Bucket | None = None            # from s3Config; None = the endpoint's BUCKET_* settings
+    text_type: str = "text"                 # "ssml": the text is SSML (tts/text/ssml.py)
+    normalize: bool = True                  # read numbers, dates, amounts, units, ... as words
+    pronunciations: tuple[tuple[str, str], ...] = ()   # written form -> words, or IPA between slashes
+    lexicon: str | None = None              # a stored lexicon's name: its pronunciations apply too
+    transliterate: bool = False             # read letters of other scripts as Latin ones instead of refusing
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,15 @@ from tts import formats
 from tts import text as text_rules
 from tts.engines.base import Capabilities
 from tts.errors import MAX_MESSAGE_CHARS, InputError, printable, show
+from tts.formats import dialects
 from tts.request import ActionRequest, AudioSource, SynthesisRequest, TurnSource
+from tts.text import frontend, lexicon
 from tts.upload import Bucket
 from tts.voices import NAME_RE
 
 LANGUAGE_NAMES = {"english": "en"}
-FEATURE_NAMES = {"context": "conversation context", "cloning": "voice cloning", "sampling": "sampling settings"}
+FEATURE_NAMES = {"context": "conversation context", "cloning": "voice cloning", "sampling": "sampling settings",
+                 "phonemes": "IPA pronunciations"}
 MAX_SEED = 2**63 - 1
 MAX_CONTEXT_TURNS = 16
 MAX_REFERENCE_TEXT = 1000
@@ -126,7 +129,7 @@ def _audio_base64(value: Any) -> str:
 def _transcript(value: Any) -> str:
     if value is None:
         raise _fail("required: the transcript of the reference audio (it conditions the voice)")
-    value = text_rules.normalize(_string(value))
+    value = text_rules.clean(_string(value))
     if not 1 <= len(value) <= MAX_REFERENCE_TEXT:
         raise _fail(f"must be 1 to {MAX_REFERENCE_TEXT} characters; got {len(value)}")
     return value
@@ -135,7 +138,7 @@ def _transcript(value: Any) -> str:
 def _text(value: Any, info: ValidationInfo) -> str:
     if value is None:
         raise _fail("required: the text to speak, a non-empty string")
-    value = text_rules.normalize(_string(value))
+    value = text_rules.clean(_string(value))
     if not value:
         raise _fail("is empty after whitespace is collapsed; send something to speak")
     limit = info.context["max_text_chars"]
@@ -213,9 +216,28 @@ def _optional(check: Callable[[Any], Any]) -> BeforeValidator:
 
 
 def _turn_text(value: Any) -> str:
-    value = "" if value is None else text_rules.normalize(_string(value))
+    value = "" if value is None else text_rules.clean(_string(value))
     if not value:
         raise _fail("required: what was said in this turn")
+    return value
+
+
+def _pronunciations(value: Any) -> dict:
+    try:
+        return lexicon.check(value, "pronunciations")
+    except ValueError as e:
+        raise _fail(str(e)) from None
+
+
+def _lexicon_entries(value: Any) -> dict:
+    if value is None:
+        raise _fail('required: the pronunciations, e.g. {"Nginx": "engine x", "tomato": "/təˈmeɪtoʊ/"}')
+    return _pronunciations(value)
+
+
+def _lexicon_name(value: Any) -> str:
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
+        raise _fail(f"must name a stored lexicon: 1-64 letters, digits, '-' or '_'; got {_show(value)}")
     return value
 
 
@@ -322,8 +344,7 @@ class ContextTurn(_Model):
 
 class SynthesisInput(_Model):
     """Text to speech: the `input` of a synthesis job."""
-    ALIASES: ClassVar[dict[str, str]] = {"speaker_id": "speaker", "local_voice": "voice",
-                                         "response_format": "format"}
+    ALIASES: ClassVar[dict[str, str]] = {"speaker_id": "speaker", "local_voice": "voice"}
     REQUIRED: ClassVar[tuple[str, ...]] = ("text",)
     OTHER_KEYS: ClassVar[tuple[str, ...]] = ACTION_KEYS
 
@@ -332,6 +353,7 @@ class SynthesisInput(_Model):
     speaker: Annotated[int, BeforeValidator(_speaker)] = Field(None, validate_default=True)
     format: Annotated[str, BeforeValidator(_format)] = formats.DEFAULT
     sample_rate: Annotated[int | None, _whole(formats.MIN_SAMPLE_RATE, formats.MAX_SAMPLE_RATE)] = None
+    bitrate_kbps: Annotated[int | None, _whole(1, 1000)] = None
     speed: Annotated[float, _number(0.5, 2.0, 1.0)] = 1.0
     seed: Annotated[int, _whole(0, MAX_SEED, 0)] = 0          # a null seed still gives cacheable audio
     cache: Annotated[bool, _flag(True)] = True
@@ -344,13 +366,18 @@ class SynthesisInput(_Model):
     top_k: Annotated[int | None, _needs("sampling", _whole(1, 2048).func)] = None
     output_mode: Annotated[str, _one_of(("base64", "url"), "base64")] = "base64"
     s3Config: S3Config | None = None
+    text_type: Annotated[str, _one_of(("text", "ssml"), "text")] = "text"
+    normalize: Annotated[bool, _flag(True)] = True
+    pronunciations: Annotated[dict | None, _optional(_pronunciations)] = None
+    lexicon: Annotated[str | None, _optional(_lexicon_name)] = None
+    transliterate: Annotated[bool, _flag(False)] = False
 
     @classmethod
     def unknown_field(cls, name: str) -> str:
         return f"{super().unknown_field(name)}, or action ({', '.join(ACTIONS)})"
 
     @model_validator(mode="after")
-    def _together(self) -> SynthesisInput:
+    def _together(self, info: ValidationInfo) -> SynthesisInput:
         if self.reference_audio is not None:
             if self.voice is not None:
                 raise _fail("send either voice or reference_audio, not both", "voice")
@@ -359,11 +386,33 @@ class SynthesisInput(_Model):
                             "reference_text")
         elif self.reference_text is not None:
             raise _fail("needs reference_audio: it is the transcript of that clip", "reference_text")
+        _speakable(self, _caps(info))
         codec = formats.get(self.format)
         if self.sample_rate is not None and not codec.allows(self.sample_rate):
             raise _fail(f"{self.sample_rate} Hz cannot be encoded as {self.format}; "
                         f"{self.format} allows {', '.join(map(str, codec.rates))}", "sample_rate")
+        if self.bitrate_kbps is not None:
+            rate = self.sample_rate or codec.default_rate(_caps(info).sample_rate)
+            allowed = codec.bitrates(rate)
+            if allowed is None:
+                settable = ", ".join(c.name for c in formats.FORMATS.values() if c.kbps)
+                raise _fail(f"{self.format} has no bitrate setting; bitrate_kbps applies to {settable}",
+                            "bitrate_kbps")
+            if self.bitrate_kbps not in allowed:
+                raise _fail(f"{self.format} at {rate} Hz takes {allowed} kbit/s; got {self.bitrate_kbps}",
+                            "bitrate_kbps")
         return self
+
+
+def _speakable(self: SynthesisInput, caps: Capabilities) -> None:
+    """What the front end can tell without the stored lexicon: SSML well-formed, IPA only where the engine takes it
+    (written forms are read in the service, where a stored lexicon joins the request's pronunciations)."""
+    try:
+        frontend.prepare(self.text, as_ssml=self.text_type == "ssml", normalize=False,
+                         pronunciations=self.pronunciations, phonemes="phonemes" in caps.features,
+                         scripts=caps.scripts, transliterate=True)
+    except frontend.FrontEndError as e:
+        raise _fail(str(e), e.field) from None
 
 
 class _Action(_Model):
@@ -412,8 +461,31 @@ class DeleteVoiceAction(_Action):
     name: Annotated[str, BeforeValidator(_voice_name)] = Field(None, validate_default=True)
 
 
+class UploadLexiconAction(_Action):
+    """Store named pronunciations, for `lexicon` in later requests (every engine)."""
+    ACTION: ClassVar[str] = "upload_lexicon"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("name", "entries")
+
+    name: Annotated[str, BeforeValidator(_lexicon_name)] = Field(None, validate_default=True)
+    entries: Annotated[dict, BeforeValidator(_lexicon_entries)] = Field(None, validate_default=True)
+
+
+class ListLexiconsAction(_Action):
+    """Stored lexicons: name, number of entries, when stored."""
+    ACTION: ClassVar[str] = "list_lexicons"
+
+
+class DeleteLexiconAction(_Action):
+    """Remove a stored lexicon."""
+    ACTION: ClassVar[str] = "delete_lexicon"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("name",)
+
+    name: Annotated[str, BeforeValidator(_lexicon_name)] = Field(None, validate_default=True)
+
+
 ACTIONS: dict[str, type[_Action]] = {m.ACTION: m for m in (HealthAction, ListVoicesAction, UploadVoiceAction,
-                                                            DeleteVoiceAction)}
+                                                            DeleteVoiceAction, UploadLexiconAction,
+                                                            ListLexiconsAction, DeleteLexiconAction)}
 
 
 # -- parse ---------------------------------------------------------------------------------------------
@@ -426,6 +498,10 @@ def parse(raw: Any, caps: Capabilities, max_text_chars: int = 5000) -> Synthesis
     keys = [k for k in ACTION_KEYS if k in raw]
     if keys:
         return _parse_action(raw, keys, caps, context)
+    try:
+        raw = dialects.in_own_terms(raw, caps.sample_rate)   # other APIs' format names (response_format, ...)
+    except dialects.DialectError as e:
+        raise InputError(e.field, e.message) from None
     return _synthesis(_validate(SynthesisInput, raw, context), caps)
 
 
@@ -473,15 +549,19 @@ def _synthesis(m: SynthesisInput, caps: Capabilities) -> SynthesisRequest:
                                       AudioSource(f"context[{i}].audio_base64", base64=turn.audio_base64)))
     reference = None if m.reference_audio is None else \
         TurnSource(m.reference_text, m.speaker, AudioSource("reference_audio", base64=m.reference_audio))
-    # The native rate by default, or the closest rate the codec can take.
-    rate = formats.get(m.format).nearest_rate(caps.sample_rate) if m.sample_rate is None else m.sample_rate
+    # The codec's default for the engine's native rate (itself, the closest the codec takes, or a phone format's 8 kHz).
+    rate = formats.get(m.format).default_rate(caps.sample_rate) if m.sample_rate is None else m.sample_rate
     builtin = {v.name for v in caps.voices}
     voice = m.voice if m.voice is not None or reference is not None else caps.default_voice
     return SynthesisRequest(
-        text=m.text, voice=voice, speaker=m.speaker, format=m.format, sample_rate=rate, speed=m.speed,
+        text=m.text, voice=voice, speaker=m.speaker, format=m.format, sample_rate=rate,
+        bitrate_kbps=m.bitrate_kbps, speed=m.speed,
         seed=m.seed, language=m.language, max_audio_length_ms=m.max_audio_length_ms, cache=m.cache,
         context=tuple(context), reference=reference, stored_voice=voice is not None and voice not in builtin,
         temperature=caps.default_temperature if m.temperature is None else m.temperature,
         top_k=caps.default_top_k if m.top_k is None else m.top_k,
         warnings=tuple(warnings), output_mode=m.output_mode,
-        bucket=None if m.s3Config is None else m.s3Config.bucket())
+        bucket=None if m.s3Config is None else m.s3Config.bucket(),
+        text_type="ssml" if m.text_type == "ssml" or frontend.ssml.is_ssml(m.text) else "text",
+        normalize=m.normalize, pronunciations=tuple((m.pronunciations or {}).items()), lexicon=m.lexicon,
+        transliterate=m.transliterate)

@@ -22,20 +22,28 @@ from tts.errors import (
     OutputError,
     PromptTooLarge,
     PromptTooLong,
+    StorageError,
     TimedOut,
+    UnspeakablePhonemes,
     VoiceNotInstalled,
     WorkerPoisoned,
+    printable,
 )
 from tts.events import Audio, Done, Failed, Started, Working
 from tts.fetch import Fetcher
+from tts.lexicons import LexiconLibrary
 from tts.metrics import Metrics
 from tts.request import ActionRequest, Conditioning, SynthesisRequest
 from tts.resolve import Resolver
 from tts.result import Result
 from tts.schema import parse
+from tts.text import frontend
+from tts.text.script import Script
 from tts.voices import VoiceLibrary
 
 log = logging.getLogger("tts.service")
+
+
 _LANGUAGES = {"en": "English"}
 STREAM_BLOCK = 256 * 1024   # a cache hit is streamed in blocks of this many bytes
 
@@ -51,12 +59,13 @@ class TTSService:
         self.library = library
         self.resolver = Resolver(engine.name, engine.sample_rate, library, Fetcher(settings.allow_private_urls),
                                  settings.bucket)
+        self.lexicons = LexiconLibrary(settings.lexicons_dir)
         self.metrics = Metrics()
         busy = getattr(engine, "busy", None)  # engines that batch say how many requests they are generating
         if busy is not None:
             self.metrics.gauge("tts_engine_busy", "Requests the engine is generating now (CSM: batch slots in use)",
                                lambda: engine.busy)
-        self.actions = Actions(engine, cache, settings, library, self.resolver, self.metrics)
+        self.actions = Actions(engine, cache, settings, library, self.resolver, self.metrics, self.lexicons)
 
     def close(self) -> None:
         """Stop the engine's threads (the worker is shutting down)."""
@@ -85,7 +94,8 @@ class TTSService:
             self.metrics.job(kind)
             if isinstance(request, ActionRequest):
                 log.info("job=%s action=%s", job_id, request.action)
-                yield Done(action=self.actions.run(request))
+                budget = self.settings.max_job_seconds
+                yield Done(action=self.actions.run(request, time.monotonic() + budget if budget else None))
                 return
             if not deliver and request.output_mode == "url":
                 raise InputError("output_mode", '"url" is for whole results (/runsync, /run, POST /generate); '
@@ -109,6 +119,11 @@ class TTSService:
         if isinstance(e, WorkerPoisoned):
             log.error("job=%s engine failure, restarting the worker after this job: %s", job_id, e)
             return Failed(f"engine: {e}", "engine")
+        if isinstance(e, StorageError):
+            # Not a bug (no traceback) and not the request's fault: answered as a server error clients retry (HTTP
+            # 500, not 503: every worker shares the volume, so "try another worker" would not help).
+            log.error("job=%s storage failure: %s", job_id, e)
+            return Failed(f"storage: {e}", "internal")
         log.error("job=%s failed unexpectedly (engine=%s): %s", job_id, self.engine.name, traceback.format_exc())
         return Failed(f"internal: {type(e).__name__}: {e} (see the worker log for job {job_id})", "internal")
 
@@ -120,7 +135,8 @@ class TTSService:
         deadline = time.monotonic() + budget if budget else None
         bucket = self.resolver.output_bucket(r, deadline) if deliver else None
         conditioning = self.resolver.conditioning(r, deadline)
-        key = synthesis_key(self.engine, r, conditioning)
+        script = self._script(r)
+        key = synthesis_key(self.engine, r, conditioning, script)
         codec = formats.get(r.format)
         yield Started(r.format, r.sample_rate, codec.mimetype)
         entry = self._cached(key) if r.cache else None
@@ -141,7 +157,7 @@ class TTSService:
                 if deliver and r.output_mode == "base64" and bucket is None else None
             if size_limit is not None:
                 delivery.refuse_certain_oversize(r, self.engine.max_chars_per_second, size_limit)
-            synthesis = self._generate(r, conditioning, progress, deadline, size_limit, stream)
+            synthesis = self._generate(r, script, conditioning, progress, deadline, size_limit, stream)
             try:
                 while True:
                     try:
@@ -172,7 +188,7 @@ class TTSService:
         if deliver:
             t = time.perf_counter()
             result = result.delivered_as(delivery.deliver(result, data, r.output_mode, bucket,
-                                                          self.settings.max_response_bytes))
+                                                          self.settings.max_response_bytes, deadline))
             timings["deliver_ms"] = _ms(t)
             output = result.delivered["output_mode"]
         timings["total_ms"] = _ms(t0)
@@ -197,29 +213,54 @@ class TTSService:
         log.warning("cache entry %s… has no usable metadata; regenerating", key[:12])
         return None
 
-    def _generate(self, r: SynthesisRequest, c: Conditioning, progress=None, deadline: float | None = None,
-                  size_limit: int | None = None,
+    def _script(self, r: SynthesisRequest) -> Script:
+        """What the engine will speak: the text front end (SSML, pronunciations, written forms read out)."""
+        e = self.engine
+        entries = {}
+        if r.lexicon is not None:
+            entries = self.lexicons.get(r.lexicon)
+            if entries is None:
+                raise InputError("lexicon", f"no stored lexicon {r.lexicon!r}; stored: "
+                                            f"{', '.join(self.lexicons.names()) or 'none'} (upload_lexicon stores one)")
+        try:
+            return frontend.prepare(r.text, as_ssml=r.text_type == "ssml", normalize=r.normalize,
+                                    pronunciations={**entries, **dict(r.pronunciations)},
+                                    phonemes="phonemes" in e.features,
+                                    scripts=e.scripts, transliterate=r.transliterate)
+        except frontend.FrontEndError as err:
+            raise InputError(err.field, str(err)) from None
+
+    def _generate(self, r: SynthesisRequest, script: Script, c: Conditioning, progress=None,
+                  deadline: float | None = None, size_limit: int | None = None,
                   stream: bool = False) -> Generator[bytes | None, None, tuple[bytes, _Made]]:
-        """Synthesize and encode; yields the stream's bytes as they are made (when streaming; else None after each
-        piece) and returns the whole file and what was made. Abandoned (closed) part-way, it encodes nothing more."""
+        """Speak the script and encode it; yields the stream's bytes as they are made (when streaming; else None
+        after each piece) and returns the whole file and what was made. Abandoned (closed) part-way, it encodes
+        nothing more."""
         e = self.engine
         t = t_start = time.perf_counter()
-        chunks_done, previous = 0, None
-        chunks = text.chunk(r.text, e.max_chunk_chars)
-        out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms, stream=stream)
+        units = _units(script, e.max_chunk_chars)
+        done, previous = 0, None
+        out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms, stream=stream,
+                        bitrate_kbps=r.bitrate_kbps)
         try:
-            for chunk in chunks:
+            for unit in units:
                 if out.full:
                     break  # the rest would be cut anyway
-                if progress is not None and chunks_done:
-                    progress({"chunks_done": chunks_done, "chunks_total": len(chunks)})
+                if progress is not None and done:
+                    progress({"chunks_done": done, "chunks_total": len(units)})
+                if unit.phonemes is not None:
+                    source = e.synthesize_phonemes(unit.phonemes, r)
+                elif unit.text:
+                    source = e.synthesize(unit.text, r, c, previous, deadline)
+                else:
+                    source = iter(())
                 pieces = []
-                for piece in e.synthesize(chunk, r, c, previous, deadline):
+                for piece in _read(source, e.name, unit):
                     out.add(piece.samples, piece.ends_segment)
                     pieces.append(piece.samples)
                     if deadline is not None and time.monotonic() > deadline:
                         raise TimedOut(f"the job ran past its {self.settings.max_job_seconds} s budget "
-                                       f"(MAX_JOB_SECONDS) with {chunks_done} of {len(chunks)} text chunks done; "
+                                       f"(MAX_JOB_SECONDS) with {done} of {len(units)} text chunks done; "
                                        "send shorter text or split it into several requests")
                     if size_limit is not None and not out.full:
                         delivery.refuse_growing_oversize(r, out.output_seconds, out.encoded_bytes, size_limit)
@@ -229,15 +270,20 @@ class TTSService:
                         yield ready
                     if out.full:
                         break
-                previous = (chunk, np.concatenate(pieces) if pieces else np.zeros(0, np.float32))
-                chunks_done += 1
+                if unit.pause_ms is not None:
+                    out.pause_next(unit.pause_ms)
+                if unit.text and unit.phonemes is None:
+                    previous = (unit.text, np.concatenate(pieces) if pieces else np.zeros(0, np.float32))
+                done += 1
             timings = {"synth_ms": _ms(t)}
             t = time.perf_counter()
             data, samples = out.finish()
         except BaseException as err:
             out.abort()
             if isinstance(err, (PromptTooLong, PromptTooLarge, VoiceNotInstalled)):
-                raise request_error(err, r, c, first_chunk=chunks_done == 0) from None
+                raise request_error(err, r, c, first_chunk=done == 0) from None
+            if isinstance(err, UnspeakablePhonemes):
+                raise InputError("text", str(err)) from None
             raise
         if samples == 0:
             raise InputError("text", f"produced no speech: the {e.name} engine found nothing it can pronounce "
@@ -246,8 +292,50 @@ class TTSService:
         if stream and (rest := out.take()):
             yield rest
         timings["encode_wait_ms"] = _ms(t)  # encoding overlaps synthesis: this is what is left after it
-        self.metrics.synthesized(chunks_done, samples / r.sample_rate, time.perf_counter() - t_start)
-        return data, _Made(audio.duration_ms(samples, r.sample_rate), chunks_done, timings)
+        self.metrics.synthesized(done, samples / r.sample_rate, time.perf_counter() - t_start)
+        return data, _Made(audio.duration_ms(samples, r.sample_rate), done, timings)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One engine call: a chunk of words or a pronunciation, and an explicit silence after it."""
+    text: str
+    phonemes: str | None = None
+    pause_ms: int | None = None
+
+
+def _units(script: Script, max_chars: int) -> list[_Unit]:
+    units: list[_Unit] = []
+    for seg in script:
+        if seg.phonemes is not None:
+            units.append(_Unit(seg.text, seg.phonemes))
+        else:
+            units.extend(_Unit(c) for c in text.chunk(seg.text, max_chars))
+        if seg.pause_ms is not None:
+            if units and units[-1].pause_ms is None:
+                units[-1] = _Unit(units[-1].text, units[-1].phonemes, seg.pause_ms)
+            else:
+                units.append(_Unit("", None, seg.pause_ms))
+    return units
+
+
+# What an engine raises when it cannot read a piece of text (its number reader, its phonemizer): the text's
+# fault as far as the caller can tell, answered as a `text:` error naming the span, not as an internal error.
+_UNREADABLE = (ValueError, IndexError, KeyError, UnicodeError, ArithmeticError, RecursionError)
+
+
+def _read(source, engine: str, unit: _Unit):
+    while True:
+        try:
+            piece = next(source)
+        except StopIteration:
+            return
+        except _UNREADABLE as err:
+            log.warning("the %s engine failed on a text span: %s", engine, traceback.format_exc())
+            raise InputError("text", f"the {engine} engine could not read {printable(unit.text, 80)!r} "
+                                     f"({type(err).__name__}: {printable(str(err), 120)}); rephrase or spell it "
+                                     "out") from None
+        yield piece
 
 
 @dataclass(frozen=True)

@@ -39,16 +39,78 @@ EST_EXTRA_MS = 1000
 MIN_MS_PER_CHAR = 55          # fast speech (~18 characters a second): below this budget, words get cut
 
 
-def resolve_device(choice: str) -> str:
-    """DEVICE (auto, cpu, cuda, cuda:N, mps) -> the device to load on; auto is CUDA when one is visible."""
+def resolve_device(choice: str, nvidia_smi: str = "nvidia-smi") -> str:
+    """DEVICE (auto, cpu, cuda, cuda:N, mps) -> the device to load on. auto is CUDA when torch can use a GPU and
+    the CPU on a machine with no NVIDIA GPU. A GPU that torch cannot use stops the worker (RuntimeError, one line
+    from cuda_unusable) for cuda and auto alike: a driver older than torch's CUDA build would otherwise run CSM on
+    the CPU of a billed GPU worker, many times slower than real time. Only DEVICE=cpu runs CSM on the CPU there."""
+    import warnings
+
     import torch
 
-    if choice in ("", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"DEVICE={choice} but no CUDA device is visible (torch {torch.__version__}, "
-                           f"built for CUDA {torch.version.cuda}); check the GPU and driver, or set DEVICE=cpu")
-    return choice
+    if choice not in ("", "auto") and not choice.startswith("cuda"):
+        return choice
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns over several lines; cuda_unusable says it in one
+        usable = torch.cuda.is_available()
+    if usable:
+        index = int(choice.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise RuntimeError(f"DEVICE={choice}, but this worker has {torch.cuda.device_count()} GPU(s) "
+                               f"(cuda:0 to cuda:{torch.cuda.device_count() - 1}): set DEVICE=cuda")
+        return "cuda" if choice in ("", "auto") else choice
+    gpu = nvidia_gpu(nvidia_smi)
+    if choice in ("", "auto") and gpu is None:
+        return "cpu"
+    raise RuntimeError(cuda_unusable(choice or "auto", gpu))
+
+
+def nvidia_gpu(nvidia_smi: str = "nvidia-smi") -> str | None:
+    """What nvidia-smi says of this machine's NVIDIA driver ("driver 535.183.01, which supports CUDA 12.2", or its
+    error), or None where there is no NVIDIA GPU: the same test the runpod SDK uses to tell a GPU worker."""
+    import re
+    import subprocess
+
+    try:
+        done = subprocess.run([nvidia_smi], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    out = done.stdout + done.stderr
+    driver, cuda = (re.search(rf"{name}:\s*([\d.]+)", out) for name in ("Driver Version", "CUDA Version"))
+    if done.returncode == 0 and "NVIDIA-SMI" in out and driver:
+        return f"driver {driver.group(1)}" + (f", which supports CUDA {cuda.group(1)}" if cuda else "")
+    first = next((line.strip() for line in out.splitlines() if line.strip()), "")
+    return f"nvidia-smi fails: {first}" if first else None
+
+
+def cuda_unusable(choice: str, gpu: str | None) -> str:
+    """One line for a worker that should run CSM on a GPU but cannot: torch's CUDA build, what the driver supports
+    (torch's own error, nvidia-smi) and what to do."""
+    import re
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.cuda.init()
+            reason = "no CUDA device is visible"
+        except (RuntimeError, AssertionError) as e:  # AssertionError: a torch built without CUDA
+            reason = re.split(r"(?<=\.)\s", " ".join(str(e).split()), maxsplit=1)[0].rstrip(".") or type(e).__name__
+    found = re.search(r"found version (\d+)", reason)
+    if found:  # the CUDA driver API version, e.g. 12020 for 12.2
+        version = int(found.group(1))
+        reason += f", i.e. a driver for CUDA {version // 1000}.{version % 1000 // 10}"
+    driver = f"nvidia-smi: {gpu}" if gpu is not None else "No nvidia-smi either: no NVIDIA driver in this container"
+    build = torch.version.cuda
+    what = f"torch {torch.__version__} ({f'a CUDA {build} build' if build else 'a CPU-only build'})"
+    head = (f"DEVICE={choice} found an NVIDIA GPU, but {what} cannot use it" if choice == "auto"
+            else f"DEVICE={choice}, but {what} cannot use a GPU here")
+    fix = (f"run on hosts whose driver supports CUDA {build} or newer (the endpoint's CUDA version filter: allow "
+           f"{build} and every newer version)" if build else "use torch's CUDA build (the GPU image)")
+    return (f"{head}. torch: {reason}. {driver}. To fix: {fix}, or set DEVICE=cpu to run CSM on the CPU "
+            "(many times slower)")
 
 
 def graphs_possible(device: str) -> bool:
@@ -104,6 +166,21 @@ def _load_help(model_id: str, revision: str | None, token: str | None, error: Ex
     return f"could not load the CSM model MODEL_ID={model_id!r}{rev}: {first}. {where}."
 
 
+def _version(model_id: str, token: str | None) -> str:
+    """The version of a model loaded without a revision: a local directory's fingerprint, else the Hub commit of
+    the snapshot it was loaded from (the snapshot directory's name in the Hub cache)."""
+    if os.path.isdir(model_id):
+        return _fingerprint(model_id)
+    try:
+        from transformers.utils import cached_file
+        path = cached_file(model_id, "config.json", token=token, local_files_only=True)
+    except (OSError, ValueError):
+        path = None
+    if path and os.path.basename(os.path.dirname(os.path.dirname(path))) == "snapshots":
+        return os.path.basename(os.path.dirname(path))
+    return _fingerprint(os.path.dirname(path)) if path else "unknown"
+
+
 def _fingerprint(directory: str) -> str:
     """A version for a local model directory: the Hub commit it was baked from (bake.json), else a hash of
     its config plus the names and sizes of its weight files."""
@@ -128,6 +205,7 @@ class CsmEngine:
     languages = ("en",)
     speakers = range(10)
     features = frozenset({"context", "cloning", "sampling"})
+    scripts = ("LATIN",)      # an English model: other scripts are refused (or transliterated) by the front end
     default_voice = None
     default_temperature = 0.9
     default_top_k = 50
@@ -176,8 +254,7 @@ class CsmEngine:
         self.sample_rate = int(self.processor.feature_extractor.sampling_rate)
         self.max_positions = int(config.max_position_embeddings)
         self.eos = int(config.codebook_eos_token_id)
-        self.model_version = revision or getattr(config, "_commit_hash", None) or (
-            _fingerprint(self.model_id) if os.path.isdir(self.model_id) else "unknown")
+        self.model_version = revision or getattr(config, "_commit_hash", None) or _version(self.model_id, token)
         slots = settings.csm_batch or (8 if self.device.startswith("cuda") else 4)
         if settings.csm_loop == "loop":
             self.path = LoopPath(self.model, self.thread, self.embed, self._new_decoder, self.device, slots,
