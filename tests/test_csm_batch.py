@@ -374,3 +374,106 @@ def test_a_step_failure_whose_cleanup_fails_too_ends_the_requests_and_the_thread
         time.sleep(0.01)
     assert engine4.thread.alive and engine4.batcher.busy == 0
     assert len(joined(engine4.stream(engine4.prompt([], 0, "Again."), 5, 0, 0.9, 50))) == 5 * 1920
+
+
+class StepCounter:
+    """The batcher's frame steps per request (by its prompt), counted on the model thread (Batcher.on_step)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.steps: dict[int, int] = {}
+        self.together = 0   # steps that ran more than one request
+
+    def __call__(self, jobs):
+        with self.lock:
+            for job in jobs:
+                key = id(job.payload.inputs)
+                self.steps[key] = self.steps.get(key, 0) + 1
+            self.together += len(jobs) > 1
+
+    def of(self, inputs) -> int:
+        return self.steps.get(id(inputs), 0)
+
+
+def test_a_cancelled_token_stops_its_row_within_one_frame_step_and_its_batch_mate_sounds_as_alone(engine4,
+                                                                                                   monkeypatch):
+    """The job's cancel reaches the batch itself: after the cancel at most the frame step under way runs for the
+    row (not the rest of its piece, PIECE_FRAMES steps), the job thread waiting for the next piece wakes with
+    Cancelled, and the request beside it gets the codes it gets alone."""
+    from tts import cancel
+    from tts.engines.csm_schedule import FIRST_PIECE_FRAMES, PIECE_FRAMES
+
+    eng = engine4
+    mate = eng.prompt([], 1, "I stay to the end.")
+    alone = joined(eng.stream(mate, 40, seed=5, temperature=0.9, top_k=50))
+    doomed = eng.prompt([], 0, "A long sentence that is cut off.")
+    counter = StepCounter()
+    monkeypatch.setattr(eng.batcher, "on_step", counter)
+    token, first_piece = cancel.CancelToken(), threading.Event()
+    heard: dict = {}
+
+    def cancelled_job():
+        with cancel.running(token):
+            pieces = eng.stream(doomed, 200, seed=3, temperature=0.9, top_k=50)
+            heard["pieces"] = [next(pieces)]
+            first_piece.set()
+            try:
+                heard["pieces"] += list(pieces)
+            except cancel.Cancelled:
+                heard["cancelled"] = True
+
+    results = {}
+    a = threading.Thread(target=cancelled_job)
+    b = threading.Thread(target=lambda: results.__setitem__("mate", joined(eng.stream(mate, 40, seed=5,
+                                                                                      temperature=0.9, top_k=50))))
+    b.start()
+    a.start()
+    assert first_piece.wait(60)
+    with counter.lock:  # no step ends between reading the count and the cancel
+        at_cancel = counter.of(doomed)
+        token.cancel()
+    a.join(60)
+    b.join(60)
+    # woken by the cancel, not by a piece (at most one made before the cancel was already on its way)
+    assert not a.is_alive() and heard.get("cancelled") and len(heard["pieces"]) <= 2
+    assert at_cancel >= FIRST_PIECE_FRAMES and counter.together > 0  # it ran, beside its mate
+    after = counter.of(doomed) - at_cancel
+    assert after <= 1 < PIECE_FRAMES, f"{after} frame steps ran for the cancelled request after its cancel"
+    assert np.array_equal(results["mate"], alone)
+    assert eng.batcher.busy == 0
+
+
+def test_a_ticket_cancelled_by_its_door_stops_the_csm_row_within_one_frame_step(engine4, monkeypatch, caplog):
+    """End to end through the job runner: a door cancels the ticket after the first piece; the row stops within one
+    frame step, the job ends with no more events and no error, and the job thread is free for the next job."""
+    import asyncio
+
+    from tts.doors.runner import Runner
+
+    eng = engine4
+    counter = StepCounter()
+    monkeypatch.setattr(eng.batcher, "on_step", counter)
+    inputs = eng.prompt([], 2, "Another long sentence the listener walks away from.")
+
+    async def scenario():
+        runner = Runner(threads=1, max_waiting=1)
+        try:
+            ticket = runner.submit(lambda: iter(eng.stream(inputs, 200, seed=7, temperature=0.9, top_k=50)))
+            async for _ in ticket:
+                with counter.lock:
+                    at_cancel = counter.of(inputs)
+                    ticket.cancel()
+                break
+            rest = [event async for event in ticket]
+            short = eng.prompt([], 2, "Next.")
+            follow = runner.submit(lambda: iter(eng.stream(short, 5, seed=7, temperature=0.9, top_k=50)))
+            return at_cancel, rest, [event async for event in follow]
+        finally:
+            runner.close()
+
+    at_cancel, rest, follow = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert len(rest) <= 1   # no error, no Done: at most a piece already on its way when the door cancelled
+    assert counter.of(inputs) - at_cancel <= 1
+    assert sum(len(p.samples) for p in follow) == 5 * 1920
+    assert eng.batcher.busy == 0
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -106,3 +106,36 @@ def test_a_job_is_done_at_its_end_of_audio_frame_its_frame_budget_or_its_deadlin
     assert late.sent == 3
     assert s.handed_over(late, end_of_audio=False, now=11.0)
     assert s.busy == [] and not s.has_work()
+
+
+def test_a_job_cancelled_during_a_step_gets_no_piece_and_leaves_at_the_next_turn():
+    """A cancel (a job's token, from any thread) lands while a step runs: that step is the job's last. It is not due
+    a piece (nothing is decoded for it), and the next turn frees its slot before the next step; its batch mate goes
+    on alone."""
+    s = Schedule(2)
+    gone, mate = Job(40), Job(40)
+    for j in (gone, mate):
+        s.submit(j)
+    s.admit(now=0)
+    s.advance()
+    s.advance()
+    gone.cancelled = True   # during the 3rd step: the first piece would be due after it
+    assert s.advance() == [mate] and gone.made == 3
+    a = s.admit(now=0)      # the next turn
+    assert a.freed == [0] and gone.slot == -1 and s.busy == [mate]
+    assert s.packing() == [(1, 0)] and s.rows() == 1
+    for _ in range(4):
+        s.advance()
+    assert gone.made == 3 and mate.made == 7   # no step ran for it after the one under way
+
+
+def test_a_job_cancelled_while_it_waits_never_gets_a_slot():
+    s = Schedule(1)
+    running, waiting = Job(40), Job(40)
+    for j in (running, waiting):
+        s.submit(j)
+    s.admit(now=0)
+    waiting.cancelled = True
+    running.cancelled = True
+    a = s.admit(now=0)
+    assert a.freed == [0] and a.admitted == [] and not s.has_work() and waiting.made == 0

@@ -4,7 +4,9 @@ An async door (the queue handler, the HTTP/WebSocket server) submits a job as a 
 (TTSService.run); a job thread iterates it and hands each event to the door's loop, so the loop stays free
 to answer /ping and to read and write sockets while the engine works. Beyond `max_waiting` jobs waiting for a
 thread, submit() refuses (the door answers 429). A door that loses its client cancels the ticket: a waiting job
-is dropped, a running one is closed at its next event (its audio is then not cached)."""
+is dropped, a running one is closed at its next event (its audio is then not cached). The ticket's cancel token
+(tts/cancel.py) is the job thread's current token while the job runs: an engine that reads it (CSM's batcher)
+stops within one step of its loop, without waiting for the next event."""
 from __future__ import annotations
 
 import asyncio
@@ -14,6 +16,8 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator
+
+from tts.cancel import Cancelled, CancelToken, running
 
 log = logging.getLogger("tts.runner")
 
@@ -44,7 +48,8 @@ class Ticket:
 
     Back-pressure: the job thread waits while more than MAX_UNREAD bytes of audio it handed over are unread (a slow
     client), and gives the job up after STALL_S without the reader taking anything. A door that stops listening
-    cancels the ticket: the job stops at its next event (a piece of audio)."""
+    cancels the ticket: the job stops at its next event (a piece of audio), or sooner where the engine reads the
+    ticket's `token` (within one step of its loop)."""
 
     MAX_UNREAD = 4 * 1024 * 1024
     STALL_S = 60.0
@@ -52,6 +57,7 @@ class Ticket:
     def __init__(self, loop: asyncio.AbstractEventLoop, start: Callable[[], Iterator]):
         self.start = start
         self.cancelled = False
+        self.token = CancelToken()   # the engine's view of the cancel (tts/cancel.py)
         self._loop = loop
         self._events: asyncio.Queue = asyncio.Queue()
         self._unread = 0
@@ -59,6 +65,7 @@ class Ticket:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.token.cancel()
         with self._room:
             self._room.notify_all()
 
@@ -70,6 +77,7 @@ class Ticket:
                 if waited >= self.STALL_S:
                     log.warning("a client stopped reading its audio for %.0f s: its job is given up", waited)
                     self.cancelled = True
+                    self.token.cancel()
                     break
                 self._room.wait(1.0)
                 waited += 1.0
@@ -78,6 +86,7 @@ class Ticket:
             self._loop.call_soon_threadsafe(self._events.put_nowait, event)
         except RuntimeError:  # the loop is closed: nobody is listening any more
             self.cancelled = True
+            self.token.cancel()
 
     def __aiter__(self):
         return self
@@ -184,15 +193,20 @@ class Runner:
     def _run(ticket: Ticket) -> None:
         events = None
         try:
-            events = ticket.start()
-            for event in events:
-                ticket._put(event)
-                if ticket.cancelled:
-                    break
+            with running(ticket.token):  # the engine sees the cancel on this thread (tts/cancel.py)
+                try:
+                    events = ticket.start()
+                    for event in events:
+                        ticket._put(event)
+                        if ticket.cancelled:
+                            break
+                finally:
+                    if events is not None and hasattr(events, "close"):
+                        events.close()  # an abandoned job stops here: nothing more is made or cached
+        except Cancelled:
+            pass  # the engine stopped for the cancel: the door that cancelled wants nothing more
         except BaseException as e:  # noqa: BLE001 - the door hears it; the thread lives on
             log.error("a job raised outside the service: %r", e)
             ticket._put(e)
         finally:
-            if events is not None and hasattr(events, "close"):
-                events.close()  # an abandoned job stops here: nothing more is made or cached
             ticket._put(_END)

@@ -8,8 +8,11 @@ the captured graph of the row bucket), and, when pieces are due, read the due re
 together (one host sync for the step) and decode each request's new frames (csm_decode.py).
 
 A request that fails on its own (its prefill runs out of memory, its consumer goes away, its deadline passes while
-it waits for a slot) ends alone. A failure of the shared step ends every request in it; a failure that leaves the
-device unusable (out of memory in the step, any CUDA error) ends them with WorkerPoisoned, so the worker restarts."""
+it waits for a slot) ends alone. A request made under a job's cancel token (tts/cancel.py: the runner's ticket)
+stops when the token is cancelled: its row runs at most the frame step already under way, and its job thread, which
+waits for the next piece, wakes at once and raises Cancelled. A failure of the shared step ends every request in it;
+a failure that leaves the device unusable (out of memory in the step, any CUDA error) ends them with WorkerPoisoned,
+so the worker restarts."""
 from __future__ import annotations
 
 import logging
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from tts import cancel
 from tts.engines.base import Piece
 from tts.engines.csm_loop import CudaGraphStep, FrameLoop, same_step
 from tts.engines.csm_schedule import Job, Schedule, buckets
@@ -121,24 +125,45 @@ class Batcher:
         self.embed, self._new_decoder, self._eos, self._on_cuda = embed, new_decoder, eos, on_cuda
         self.steps = 0
         self.peak_batch = 0
+        self.on_step: Callable[[list[Job]], None] | None = None  # after each frame step, with the jobs it stepped
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         thread.attach(self)
 
     # -- the job threads' side -------------------------------------------------------------------
     def generate(self, inputs, frames: int, seed: int, temperature: float, top_k: int,
                  deadline: float | None = None) -> Iterator[Piece]:
-        """The request's audio pieces as its frames are decoded; the last one ends the segment."""
+        """The request's audio pieces as its frames are decoded; the last one ends the segment. Under a cancel
+        token (the job's, tts/cancel.py) that is cancelled, it raises Cancelled at once, and the request's row leaves
+        the batch at the next turn."""
+        token = cancel.current()
+        if token is not None and token.cancelled:
+            raise cancel.Cancelled()
         work = _Work(inputs, seed, temperature, top_k)
         job = Job(frames, deadline, work)
+        forget = token.on_cancel(lambda: self._cancel(job)) if token is not None else None
         self._inbox.put(job)
         self.thread.wake()
         try:
-            while (item := self._next(work)) is not _END:
+            while True:
+                item = self._next(work)
+                if token is not None and token.cancelled:
+                    raise cancel.Cancelled()
+                if item is _END:
+                    return
                 if isinstance(item, BaseException):
                     raise item
                 yield item
         finally:
             job.cancelled = True  # a consumer that stops early frees its slot at the next turn
+            if forget is not None:
+                forget()
+
+    @staticmethod
+    def _cancel(job: Job) -> None:
+        """The job's token was cancelled (on the canceller's thread): the schedule drops the job at its next turn
+        (after at most the frame step under way), and its job thread stops waiting for the next piece."""
+        job.cancelled = True
+        job.payload.out.put(_END)
 
     def _next(self, work: _Work):
         """The request's next piece, error or end; never waits on a model thread that is gone."""
@@ -184,6 +209,8 @@ class Batcher:
             self.fail_all(e)
             return
         self.steps += 1
+        if self.on_step is not None:
+            self.on_step(self.schedule.busy)
         due = self.schedule.advance()
         if due:
             self._hand_over(due)

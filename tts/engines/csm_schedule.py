@@ -1,9 +1,10 @@
 """Who is in CSM's next frame step: the batch's scheduling policy as plain data (no torch, no threads).
 
-Each turn of the batch: requests that gave up leave, waiting requests whose time ran out end, waiting requests
-take the lowest free slots, the busy slots are packed at the front when that lets the step run fewer rows, and the
-step runs the smallest row bucket that holds them. After the step, every busy request has one more frame; a
-request gets an audio piece after its 3rd frame, then every 4 frames, and at its end.
+Each turn of the batch: requests that gave up (cancelled, even during the step before) leave, waiting requests whose
+time ran out end, waiting requests take the lowest free slots, the busy slots are packed at the front when that lets
+the step run fewer rows, and the step runs the smallest row bucket that holds them. After the step, every busy
+request has one more frame; a request gets an audio piece after its 3rd frame, then every 4 frames, and at its end
+(none once cancelled). So a request cancelled at any moment runs at most one more frame step: the one under way.
 
 The executor (csm_batch.py) carries the decisions out: prefill, move, step, read and decode."""
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Job:
     frames: int
     deadline: float | None = None      # time.monotonic() by which it must end
     payload: object = None             # the executor's own data (prompt, sampling settings, decoder, queue)
-    cancelled: bool = False            # its consumer went away: it leaves at the next turn
+    cancelled: bool = False            # its consumer went away (set from any thread): it leaves at the next turn
     slot: int = -1
     made: int = 0                      # frames generated
     sent: int = 0                      # frames handed over as audio
@@ -112,11 +113,12 @@ class Schedule:
         return self._bucket(max(busy) + 1) if busy else 0
 
     def advance(self) -> list[Job]:
-        """After a step: every busy request made one more frame; returns those due a piece now."""
+        """After a step: every busy request made one more frame; returns those due a piece now (a request cancelled
+        during the step is not: it leaves at the next turn, nothing decoded)."""
         due = []
         for job in self.busy:
             job.made += 1
-            if is_piece_end(job.made, job.frames):
+            if is_piece_end(job.made, job.frames) and not job.cancelled:
                 due.append(job)
         return due
 
