@@ -65,3 +65,11 @@ def test_bench_formats_wav_mulaw_aac():
     assert aac["vs_wav"] > 10 and aac["encode_ms"] > 0 and 16 < aac["kbps"] < 100
     assert all(f["first_byte_ms"] > 0 and 0 < f["first_byte_audio_ms"] <= r["audio_s"] * 1000
                for f in r["formats"].values())
+
+
+def test_bench_agent_quick():
+    r = bench("bench.bench_agent", "--quick", timeout=120)
+    assert r["max_realtime_sessions"] >= 1 and set(r["levels"]) >= {"1"}
+    assert 0 < r["first_audio_after_clause_ms"] < 2000 and 0 < r["last_audio_after_last_token_ms"] < 2000
+    assert 0 < r["cancel_ms"] < 1000 and r["word_boundaries"] == 8
+    assert 0 <= r["word_error_ms_p50"] <= r["word_error_ms_p95"] and r["word_error_ms_alignment_p50"] >= 0

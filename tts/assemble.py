@@ -25,15 +25,23 @@ class Assembler:
     """Segments arrive as pieces (tts.engines.Piece); silence is judged on frames counted from each segment's
     start, so how a segment was cut into pieces never changes the result. With `stream`, take() returns the bytes
     of the file that are final so far (tts.audio_stream), for sending while the rest is made. `bitrate_kbps`: the
-    codec's bitrate (None: its default at the rate; the request parser checked it against Codec.bitrates)."""
+    codec's bitrate (None: its default at the rate; the request parser checked it against Codec.bitrates).
+    `trim_edges`: the first segment's leading silence and the last one's trailing silence are cut to the margin too
+    (a session's speech, where they would be dead air before the first word and after the last)."""
 
     def __init__(self, native_rate: int, out_rate: int, fmt: str, pause_ms: int, limit_ms: int | None = None,
-                 stream: bool = False, bitrate_kbps: int | None = None):
+                 stream: bool = False, bitrate_kbps: int | None = None, trim_edges: bool = False):
         self.native_rate = native_rate
+        self.trim_edges = trim_edges            # a session's speech: its first lead and last tail cut to the margin
         self.pause = np.zeros(native_rate * pause_ms // 1000, np.float32)
         self.margin = native_rate * MARGIN_MS // 1000
         self.limit = None if limit_ms is None else native_rate * limit_ms // 1000
         self.segments = 0                       # segments started
+        self.segments_ended = 0
+        # The last ended segment's place in the output, in native samples: where its sample 0 would be (its lead
+        # silence was trimmed, so this may be before the segment's first kept sample) and where its kept part ends.
+        self.last_segment: tuple[int, int] | None = None
+        self._origin = 0
         self._break: int | None = None          # an explicit silence (samples) before the next segment
         self._emitted = 0                       # native-rate samples sent to the encoder
         self._tail = np.zeros(0, np.float32)    # the last segment's trailing silence, kept if it stays last
@@ -106,7 +114,8 @@ class Assembler:
         """(the whole encoded file, samples at the output rate); when streaming, take() then has the rest."""
         if self._seen:
             self._end()
-        self._emit(self._tail)
+        if not self.trim_edges:
+            self._emit(self._tail)
         if self._break and not self.full:
             self._emit(np.zeros(self._break, np.float32))
         result = self._encoder.close()
@@ -141,7 +150,10 @@ class Assembler:
         elif self.segments:
             self._emit(self.pause)
             start = max(0, first_loud - self.margin)
+        elif self.trim_edges:
+            start = max(0, first_loud - self.margin)
         self._pending, self._pending_at = self._pending[start - self._pending_at:], start
+        self._origin = self._emitted - start
         self.segments += 1
         self._open = True
 
@@ -157,6 +169,8 @@ class Assembler:
         else:
             self._send_until(min(self._seen, self._loud_end + self.margin))
         self._tail = self._pending
+        self.segments_ended += 1
+        self.last_segment = (self._origin, self._emitted)
         self._reset_segment()
 
     def _emit(self, samples: np.ndarray) -> None:

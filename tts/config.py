@@ -113,6 +113,9 @@ class Settings:
     max_request_bytes: int = 20_000_000  # http: the largest request body
     api_key: str | None = field(default=None, repr=False)  # http: a Bearer token every route but /ping needs
     openai_voices: tuple[tuple[str, str], ...] = ()  # http: OpenAI voice name -> a voice here, or a speaker number
+    max_sessions: int = 64            # http: WS /ws/session connections open at once; more are closed with 1013
+    session_idle_s: int = 60          # http: a session with no message and nothing to send for this long is closed
+    session_buffer_ms: int = 5000     # http: a session's audio queued for a slow reader before generation pauses
     # Network
     allow_private_urls: bool = False  # audio_url / voice_file_url may name private or loopback hosts
     bucket: Bucket | None = None      # the endpoint's BUCKET_*: for output_mode "url" and oversize results
@@ -161,6 +164,9 @@ class Settings:
             max_request_bytes=reader.int("MAX_REQUEST_BYTES", 20_000_000, 1024),
             api_key=env.get("API_KEY", "").strip() or None,
             openai_voices=_pairs(env, "OPENAI_VOICES"),
+            max_sessions=reader.int("MAX_SESSIONS", 64, 1, 100_000),
+            session_idle_s=reader.int("SESSION_IDLE_S", 60, 1, 86_400),
+            session_buffer_ms=reader.int("SESSION_BUFFER_MS", 5000, 100, 600_000),
             allow_private_urls=reader.bool("ALLOW_PRIVATE_URLS", False),
             bucket=_bucket(env),
         )

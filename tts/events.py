@@ -25,6 +25,13 @@ class Audio:
 
 
 @dataclass(frozen=True)
+class Words:
+    """A session segment's word timings (asked for with timestamps): [{"word", "start_ms", "end_ms"}] on the
+    context's stream clock, sent after the segment's audio."""
+    words: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
 class Working:
     """A whole (not streamed) job made another piece of audio. Doors send nothing for it; it is where a job runner
     notices that the job was abandoned (its client left, the SDK stopped it) and stops it, a piece at a time."""

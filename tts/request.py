@@ -71,6 +71,8 @@ class SynthesisRequest:
     pronunciations: tuple[tuple[str, str], ...] = ()   # written form -> words, or IPA between slashes
     lexicon: str | None = None              # a stored lexicon's name: its pronunciations apply too
     transliterate: bool = False             # read letters of other scripts as Latin ones instead of refusing
+    timestamps: bool = False                # report each word's start and end (tts/timestamps)
+    subtitles: str | None = None            # "srt" | "vtt": the words as a subtitle file too (implies timestamps)
 
 
 @dataclass(frozen=True)

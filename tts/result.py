@@ -23,6 +23,8 @@ class Result:
     chunks_processed: int
     warnings: tuple[str, ...] = ()
     first_audio_ms: float | None = None   # streamed jobs: when the first audio bytes left
+    words: tuple[dict, ...] | None = None  # timestamps: [{"word", "start_ms", "end_ms"}] on the file's clock
+    subtitles: str | None = None          # the words as an SRT or WebVTT file
     delivered: dict = field(default_factory=dict)  # output_mode and audio_base64 | audio_url, url_expires_s
 
     def delivered_as(self, fields: dict) -> Result:
@@ -32,7 +34,10 @@ class Result:
         """The job's output JSON (the queue handler's, POST /generate's)."""
         out = asdict(self)
         out["warnings"] = list(self.warnings)
-        if self.first_audio_ms is None:
-            del out["first_audio_ms"]
+        for name in ("first_audio_ms", "words", "subtitles"):
+            if out[name] is None:
+                del out[name]
+        if self.words is not None:
+            out["words"] = list(self.words)
         del out["delivered"]
         return {**out, **self.delivered}

@@ -20,6 +20,7 @@ from tts.errors import MAX_MESSAGE_CHARS, InputError, printable, show
 from tts.formats import dialects
 from tts.request import ActionRequest, AudioSource, SynthesisRequest, TurnSource
 from tts.text import frontend, lexicon
+from tts.timestamps.subtitles import FORMATS as SUBTITLE_FORMATS
 from tts.upload import Bucket
 from tts.voices import NAME_RE
 
@@ -371,6 +372,8 @@ class SynthesisInput(_Model):
     pronunciations: Annotated[dict | None, _optional(_pronunciations)] = None
     lexicon: Annotated[str | None, _optional(_lexicon_name)] = None
     transliterate: Annotated[bool, _flag(False)] = False
+    timestamps: Annotated[bool, _flag(False)] = False
+    subtitles: Annotated[str | None, _one_of(SUBTITLE_FORMATS, None)] = None
 
     @classmethod
     def unknown_field(cls, name: str) -> str:
@@ -564,4 +567,4 @@ def _synthesis(m: SynthesisInput, caps: Capabilities) -> SynthesisRequest:
         bucket=None if m.s3Config is None else m.s3Config.bucket(),
         text_type="ssml" if m.text_type == "ssml" or frontend.ssml.is_ssml(m.text) else "text",
         normalize=m.normalize, pronunciations=tuple((m.pronunciations or {}).items()), lexicon=m.lexicon,
-        transliterate=m.transliterate)
+        transliterate=m.transliterate, timestamps=m.timestamps or m.subtitles is not None, subtitles=m.subtitles)

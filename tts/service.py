@@ -7,7 +7,7 @@ import logging
 import time
 import traceback
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from tts.errors import (
     WorkerPoisoned,
     printable,
 )
-from tts.events import Audio, Done, Failed, Started, Working
+from tts.events import Audio, Done, Failed, Started, Words, Working
 from tts.fetch import Fetcher
 from tts.lexicons import LexiconLibrary
 from tts.metrics import Metrics
@@ -39,6 +39,8 @@ from tts.result import Result
 from tts.schema import parse
 from tts.text import frontend
 from tts.text.script import Script
+from tts.timestamps import subtitles
+from tts.timestamps.track import WordTrack
 from tts.voices import VoiceLibrary
 
 log = logging.getLogger("tts.service")
@@ -139,12 +141,13 @@ class TTSService:
         key = synthesis_key(self.engine, r, conditioning, script)
         codec = formats.get(r.format)
         yield Started(r.format, r.sample_rate, codec.mimetype)
-        entry = self._cached(key) if r.cache else None
+        entry = self._cached(key, r.timestamps) if r.cache else None
         if r.cache:
             self.metrics.cache_lookup(entry is not None)
         first_audio_ms, sent = None, 0   # sent: the bytes a stream sent (its size_bytes)
         if entry is not None:
-            data, made = entry.data, _Made(entry.meta["duration_ms"], entry.meta["chunks_processed"], {})
+            words = entry.meta.get("words") if r.timestamps else None
+            data, made = entry.data, _Made(entry.meta["duration_ms"], entry.meta["chunks_processed"], {}, words)
             if stream:
                 first_audio_ms = _ms(t0)
                 streamed = codec.stream_of(data)  # byte for byte what its miss streamed
@@ -176,12 +179,15 @@ class TTSService:
                 synthesis.close()  # a door that stops listening stops the synthesis here
             if r.cache:
                 t = time.perf_counter()
-                self.cache.put(key, data, {"duration_ms": made.duration_ms, "chunks_processed": made.chunks})
+                meta = {"duration_ms": made.duration_ms, "chunks_processed": made.chunks}
+                self.cache.put(key, data, meta if made.words is None else {**meta, "words": made.words})
                 made.timings["store_ms"] = _ms(t)
         timings = made.timings
         result = Result(codec.mimetype, r.format, r.sample_rate, made.duration_ms, sent if stream else len(data),
                         entry is not None, key, self.engine.name, self.engine.model_id, r.voice, self.engine.device,
-                        _ms(t0), made.chunks, tuple(r.warnings), first_audio_ms)
+                        _ms(t0), made.chunks, tuple(r.warnings), first_audio_ms,
+                        None if made.words is None else tuple(made.words),
+                        None if r.subtitles is None else subtitles.render(made.words, r.subtitles))
         if stream:
             self.metrics.first_audio.observe(first_audio_ms / 1000)
         output = "stream" if stream else "file"
@@ -201,12 +207,75 @@ class TTSService:
             delivery.save_local_copy(self.settings.output_dir, job_id, r.format, data)
         yield Done(result=result, data=b"" if stream else data)  # a stream already sent its bytes
 
-    def _cached(self, key: str):
-        """The cache entry for `key` if it carries what a result needs; an entry without is regenerated."""
+    # -- sessions (tts/doors/session.py) ------------------------------------------------------
+    def speak(self, speech: Speech, text: str, job_id: str = "-",
+              last: bool = False) -> Iterator[Audio | Done | Failed]:
+        """One segment of a session's context: its audio (Audio events, the stream's new bytes) as the engine makes
+        it, then Done, or Failed (the context goes on with a fresh stream); `last` also ends the stream. Never
+        cached: a segment's audio depends on the segments before it (the seam, CSM's `previous`). Closing the
+        iterator early (a cancel) abandons the context's stream."""
+        finished = False
+        try:
+            yield from self._speak(speech, text, job_id, last)
+            finished = True
+        except Exception as e:  # noqa: BLE001 - answered to the session as an error message
+            failed = self._failure(e, job_id)
+            self.metrics.failed(failed.kind)
+            finished = True
+            speech.abort()
+            yield failed
+        finally:
+            if not finished:
+                speech.abort()
+
+    def _speak(self, speech: Speech, text: str, job_id: str, last: bool) -> Iterator[Audio | Done]:
+        r, e = speech.request, self.engine
+        t0 = time.perf_counter()
+        budget = self.settings.max_job_seconds
+        deadline = time.monotonic() + budget if budget else None
+        if speech.conditioning is None:
+            speech.conditioning = self.resolver.conditioning(r, deadline)
+        units = _units(self._script(replace(r, text=text)), e.max_chunk_chars) if text.strip() else []
+        out = speech.assembler(e)
+        track, known = speech.track, len(speech.track.words) if speech.track else 0
+        before = out.output_seconds
+        try:
+            for unit in units:
+                pieces = []
+                for piece in self._pieces(unit, r, speech.conditioning, speech.previous, deadline):
+                    out.add(piece.samples, piece.ends_segment)
+                    pieces.append(piece.samples)
+                    if track is not None:
+                        track.add(piece, unit.text, out)
+                    if ready := out.take():
+                        yield Audio(ready)
+                if unit.pause_ms is not None:
+                    out.pause_next(unit.pause_ms)
+                speech.previous = _spoken(unit, pieces) or speech.previous
+        except (PromptTooLong, PromptTooLarge, VoiceNotInstalled, UnspeakablePhonemes) as err:
+            raise request_error(err, r, speech.conditioning, first_chunk=speech.previous is None) from None
+        if last:
+            out.finish()
+            speech.out = None
+        if rest := out.take():
+            yield Audio(rest)
+        if track is not None and len(track.words) > known:
+            yield Words(tuple(track.words[known:]))
+        if units:
+            self.metrics.synthesized(len(units), out.output_seconds - before, time.perf_counter() - t0)
+        log.info("job=%s session segment: engine=%s voice=%s chars=%d units=%d last=%s ms=%.1f", job_id, e.name,
+                 r.voice, len(text), len(units), last, _ms(t0))
+        yield Done()
+
+    def _cached(self, key: str, timestamps: bool = False):
+        """The cache entry for `key` if it carries what a result needs (the words, when asked for: an entry made
+        without them is made again, with them); an entry without is regenerated."""
         entry = self.cache.get(key)
         if entry is None:
             return None
         meta = entry.meta
+        if timestamps and not _words_ok(meta.get("words")):
+            return None
         if all(isinstance(meta.get(k), int) and not isinstance(meta.get(k), bool) and meta[k] >= 0
                for k in ("duration_ms", "chunks_processed")):
             return entry
@@ -230,6 +299,17 @@ class TTSService:
         except frontend.FrontEndError as err:
             raise InputError(err.field, str(err)) from None
 
+    def _pieces(self, unit: _Unit, r: SynthesisRequest, c: Conditioning, previous, deadline: float | None):
+        """The engine's pieces for one unit: words (conditioned on the unit before), a pronunciation, or nothing."""
+        e = self.engine
+        if unit.phonemes is not None:
+            source = e.synthesize_phonemes(unit.phonemes, r)
+        elif unit.text:
+            source = e.synthesize(unit.text, r, c, previous, deadline)
+        else:
+            source = iter(())
+        return _read(source, e.name, unit)
+
     def _generate(self, r: SynthesisRequest, script: Script, c: Conditioning, progress=None,
                   deadline: float | None = None, size_limit: int | None = None,
                   stream: bool = False) -> Generator[bytes | None, None, tuple[bytes, _Made]]:
@@ -242,22 +322,19 @@ class TTSService:
         done, previous = 0, None
         out = Assembler(e.sample_rate, r.sample_rate, r.format, e.pause_ms, r.max_audio_length_ms, stream=stream,
                         bitrate_kbps=r.bitrate_kbps)
+        track = WordTrack(e.name, e.sample_rate) if r.timestamps else None
         try:
             for unit in units:
                 if out.full:
                     break  # the rest would be cut anyway
                 if progress is not None and done:
                     progress({"chunks_done": done, "chunks_total": len(units)})
-                if unit.phonemes is not None:
-                    source = e.synthesize_phonemes(unit.phonemes, r)
-                elif unit.text:
-                    source = e.synthesize(unit.text, r, c, previous, deadline)
-                else:
-                    source = iter(())
                 pieces = []
-                for piece in _read(source, e.name, unit):
+                for piece in self._pieces(unit, r, c, previous, deadline):
                     out.add(piece.samples, piece.ends_segment)
                     pieces.append(piece.samples)
+                    if track is not None:
+                        track.add(piece, unit.text, out)
                     if deadline is not None and time.monotonic() > deadline:
                         raise TimedOut(f"the job ran past its {self.settings.max_job_seconds} s budget "
                                        f"(MAX_JOB_SECONDS) with {done} of {len(units)} text chunks done; "
@@ -272,18 +349,15 @@ class TTSService:
                         break
                 if unit.pause_ms is not None:
                     out.pause_next(unit.pause_ms)
-                if unit.text and unit.phonemes is None:
-                    previous = (unit.text, np.concatenate(pieces) if pieces else np.zeros(0, np.float32))
+                previous = _spoken(unit, pieces) or previous
                 done += 1
             timings = {"synth_ms": _ms(t)}
             t = time.perf_counter()
             data, samples = out.finish()
         except BaseException as err:
             out.abort()
-            if isinstance(err, (PromptTooLong, PromptTooLarge, VoiceNotInstalled)):
+            if isinstance(err, (PromptTooLong, PromptTooLarge, VoiceNotInstalled, UnspeakablePhonemes)):
                 raise request_error(err, r, c, first_chunk=done == 0) from None
-            if isinstance(err, UnspeakablePhonemes):
-                raise InputError("text", str(err)) from None
             raise
         if samples == 0:
             raise InputError("text", f"produced no speech: the {e.name} engine found nothing it can pronounce "
@@ -293,7 +367,8 @@ class TTSService:
             yield rest
         timings["encode_wait_ms"] = _ms(t)  # encoding overlaps synthesis: this is what is left after it
         self.metrics.synthesized(done, samples / r.sample_rate, time.perf_counter() - t_start)
-        return data, _Made(audio.duration_ms(samples, r.sample_rate), done, timings)
+        return data, _Made(audio.duration_ms(samples, r.sample_rate), done, timings,
+                           None if track is None else track.words)
 
 
 @dataclass(frozen=True)
@@ -324,6 +399,13 @@ def _units(script: Script, max_chars: int) -> list[_Unit]:
 _UNREADABLE = (ValueError, IndexError, KeyError, UnicodeError, ArithmeticError, RecursionError)
 
 
+def _words_ok(words) -> bool:
+    """A cache entry's words, as WordTrack made them (a volume's files are checked, never trusted)."""
+    return isinstance(words, list) and all(
+        isinstance(w, dict) and isinstance(w.get("word"), str) and isinstance(w.get("start_ms"), int)
+        and isinstance(w.get("end_ms"), int) for w in words)
+
+
 def _read(source, engine: str, unit: _Unit):
     while True:
         try:
@@ -344,11 +426,48 @@ class _Made:
     duration_ms: int
     chunks: int
     timings: dict
+    words: list[dict] | None = None   # asked for timestamps: the words on the file's clock
 
 
-def request_error(e: PromptTooLong | PromptTooLarge | VoiceNotInstalled, r: SynthesisRequest, c: Conditioning,
-                  first_chunk: bool) -> InputError:
+class Speech:
+    """A session context's speech across its segment jobs (TTSService.speak): one Assembler, so consecutive
+    segments are joined as a long text's chunks are (one pause, no double silences), and the last segment spoken,
+    CSM's `previous`: each segment is conditioned on the one before it. Used by one job at a time."""
+
+    def __init__(self, request: SynthesisRequest):
+        self.request = request
+        self.conditioning: Conditioning | None = None   # resolved by the first segment's job
+        self.previous: tuple[str, np.ndarray] | None = None
+        self.out: Assembler | None = None
+        self.track: WordTrack | None = None       # the stream's words (request.timestamps), on its clock
+
+    def assembler(self, engine: Engine) -> Assembler:
+        if self.out is None:
+            r = self.request
+            self.out = Assembler(engine.sample_rate, r.sample_rate, r.format, engine.pause_ms, stream=True,
+                                 trim_edges=True)
+            self.track = WordTrack(engine.name, engine.sample_rate) if r.timestamps else None
+        return self.out
+
+    def abort(self) -> None:
+        """Drop the stream (a cancel or a failure): the next segment starts a new one."""
+        if self.out is not None:
+            self.out.abort()
+            self.out = None
+
+
+def _spoken(unit: _Unit, pieces: list[np.ndarray]) -> tuple[str, np.ndarray] | None:
+    """What the next unit is conditioned on (CSM's `previous`): a unit of words and its audio; None for others."""
+    if not unit.text or unit.phonemes is not None:
+        return None
+    return unit.text, np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+
+
+def request_error(e: PromptTooLong | PromptTooLarge | VoiceNotInstalled | UnspeakablePhonemes, r: SynthesisRequest,
+                  c: Conditioning, first_chunk: bool) -> InputError:
     """An engine's complaint, as an error naming the request field to change."""
+    if isinstance(e, UnspeakablePhonemes):
+        return InputError("text", str(e))
     if isinstance(e, VoiceNotInstalled):
         return InputError("voice", f"{e.name!r} is not installed in this worker (voices are never downloaded at "
                                    f"request time); installed: {', '.join(e.installed)}")

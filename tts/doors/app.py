@@ -10,6 +10,7 @@ from tts.doors import openai
 from tts.doors.backend import Backend
 from tts.doors.guard import RequireKey
 from tts.doors.http import generate, generate_audio, generate_stream, health, metrics, ping
+from tts.doors.session import ws_session
 from tts.doors.ws import ws_generate
 
 _OPEN = ("/ping", "/docs", "/openapi.json")   # no API key needed
@@ -37,6 +38,7 @@ def create_app(backend: Backend, health_only: bool = False) -> FastAPI:
     app.add_api_route("/generate/audio", generate_audio, methods=["POST"], openapi_extra=body, responses=audio)
     app.add_api_route("/generate/stream", generate_stream, methods=["POST"], openapi_extra=body, responses=audio)
     app.add_api_websocket_route("/ws/generate", ws_generate)
+    app.add_api_websocket_route("/ws/session", ws_session)
     app.add_api_route("/v1/audio/speech", openai.speech, methods=["POST"], tags=["OpenAI-compatible"])
     app.add_api_route("/v1/models", openai.models, methods=["GET"], tags=["OpenAI-compatible"])
     app.add_api_route("/v1/audio/voices", openai.voices, methods=["GET"], tags=["OpenAI-compatible"])
