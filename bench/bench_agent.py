@@ -2,6 +2,7 @@
 
     python -m bench.bench_agent                  # latency, cancel, and capacity searched up to 64 sessions
     python -m bench.bench_agent --quick          # the smallest path: one run each, capacity 1 and 2 sessions
+    python -m bench.bench_agent --csm            # also a tiny CSM's first audio (frames after the first clause)
 
 A WORKER_MODE=http worker (hibari, a real uvicorn on 127.0.0.1) gets a language-model-like token stream: five
 sentences as word and punctuation tokens at 15 tokens a second, then a flush. Measured:
@@ -74,13 +75,13 @@ def http_worker(tmp: str, env: dict):
         proc.wait(30)
 
 
-async def stream_turn(port: int, start_delay: float = 0.0) -> dict:
+async def stream_turn(port: int, start_delay: float = 0.0, config: dict | None = None) -> dict:
     """One session: the token stream, then flush; the arrival time and length of every frame."""
     from websockets.asyncio.client import connect
 
     await asyncio.sleep(start_delay)
     async with connect(f"ws://127.0.0.1:{port}/ws/session", max_size=None) as ws:
-        await ws.send("{}")
+        await ws.send(json.dumps(config or {}))
         assert json.loads(await ws.recv())["session"] == "ready"
         frames: list[tuple[float, int]] = []
         done: dict = {}
@@ -173,6 +174,21 @@ async def measure(port: int, runs: int, levels: list[int]) -> dict:
             "levels": {str(n): round(m, 1) for n, m in sorted(tried.items())}}
 
 
+async def csm_first_audio(port: int, runs: int) -> dict:
+    """A tiny CSM's session, in 20 ms frames: after how many model frames (80 ms of audio each) the first audio
+    left, counted from the first burst of frames (those that came within 5 ms of the first)."""
+    first, frames = [], []
+    await stream_turn(port, config={"chunk_ms": 20})   # warm-up
+    for _ in range(runs):
+        turn = await stream_turn(port, config={"chunk_ms": 20})
+        t0 = turn["frames"][0][0]
+        burst = sum(size for at, size in turn["frames"] if at - t0 < 0.005)
+        first.append((t0 - turn["clause_at"]) * 1000)
+        frames.append(burst / (24000 * 2 * 0.08))
+    return {"csm_tiny_first_audio_after_clause_ms": round(statistics.median(first), 1),
+            "csm_tiny_first_audio_frames": round(max(frames), 2)}
+
+
 APART = ["hello purple elephant basket", "window yesterday music morning", "coffee station garden tulips",
          "museum weekday traffic flight", "quickly clearly delayed again", "seven thirty tomorrow evening"]
 BREAKS_MS = (250, 400, 300)
@@ -246,6 +262,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="latency and cancel runs (medians)")
     parser.add_argument("--max", type=int, default=64, help="the most concurrent sessions tried")
     parser.add_argument("--quick", action="store_true", help="one run each, and capacity up to 2 sessions")
+    parser.add_argument("--csm", action="store_true", help="also a tiny CSM's first audio after the first clause")
     args = parser.parse_args()
     runs, top = (1, 2) if args.quick else (args.runs, args.max)
     levels = [n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256) if n <= top]
@@ -253,6 +270,14 @@ def main() -> None:
             http_worker(tmp, {"CACHE_DIR": os.path.join(tmp, "cache"), "MAX_SESSIONS": str(top + 8)}) as port:
         report = asyncio.run(measure(port, runs, levels))
     report.update(word_error(APART[:1] if args.quick else APART))
+    if args.csm:
+        from tools.tiny_csm import build_tiny_csm
+
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"TTS_ENGINE": "csm", "DEVICE": "cpu", "MODEL_ID": build_tiny_csm(os.path.join(tmp, "csm")),
+                   "CACHE_DIR": os.path.join(tmp, "cache"), "VOICES_DIR": os.path.join(tmp, "voices")}
+            with http_worker(tmp, env) as port:
+                report.update(asyncio.run(csm_first_audio(port, runs)))
     print(json.dumps({"tokens": len(TOKENS), "tokens_per_s": RATE, "cpu_cores": os.cpu_count(), **report}))
 
 

@@ -68,8 +68,9 @@ def test_bench_formats_wav_mulaw_aac():
 
 
 def test_bench_agent_quick():
-    r = bench("bench.bench_agent", "--quick", timeout=120)
+    r = bench("bench.bench_agent", "--quick", "--csm", timeout=300)
     assert r["max_realtime_sessions"] >= 1 and set(r["levels"]) >= {"1"}
     assert 0 < r["first_audio_after_clause_ms"] < 2000 and 0 < r["last_audio_after_last_token_ms"] < 2000
     assert 0 < r["cancel_ms"] < 1000 and r["word_boundaries"] == 8
+    assert 0 < r["csm_tiny_first_audio_frames"] <= 3 and r["csm_tiny_first_audio_after_clause_ms"] > 0
     assert 0 <= r["word_error_ms_p50"] <= r["word_error_ms_p95"] and r["word_error_ms_alignment_p50"] >= 0
