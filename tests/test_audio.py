@@ -1,13 +1,14 @@
 import gc
 import io
 import threading
+import time
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from tts import assemble, audio
-from tts.assemble import MARGIN_MS, Assembler
+from tts.assemble import MARGIN_MS, Assembler, EncoderLate
 from tts.audio_stream import Sink
 from tts.formats import ogg
 
@@ -219,3 +220,20 @@ def test_ogg_output_is_byte_identical_for_the_same_audio():
     assert first == second and first[14:18] == ogg.SERIAL.to_bytes(4, "little")
     samples, rate = sf.read(io.BytesIO(first))  # libogg drops pages whose checksum is wrong
     assert rate == SR and abs(len(samples) - int(1.7 * SR)) < SR // 10
+
+
+def test_an_encoder_behind_at_the_deadline_is_stopped_and_said_so():
+    """A slow codec far behind synthesis (minutes of Ogg Vorbis queued) must not hold the job past its budget:
+    finish() and take() give up at the deadline, and the encoder thread ends after the block it is on."""
+    a = Assembler(SR, SR, "ogg", 200, stream=True)
+    for _ in range(60):
+        a.add(tone(2.0))
+    with pytest.raises(EncoderLate):
+        a.take(time.monotonic() + 0.05)
+    t = time.monotonic()
+    with pytest.raises(EncoderLate):
+        a.finish(time.monotonic() + 0.05)
+    assert time.monotonic() - t < 1.0
+    thread = a._encoder._thread
+    thread.join(5)
+    assert not thread.is_alive()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import weakref
 
 import numpy as np
@@ -53,9 +54,10 @@ class Assembler:
         weakref.finalize(self, self._encoder.stop)
         self._stream = ByteStream(self._encoder.sink, self.codec) if stream else None
 
-    def take(self) -> bytes:
-        """The stream's new bytes: all the audio added so far, as far as the format lets it out (streaming only)."""
-        self._encoder.sync()
+    def take(self, deadline: float | None = None) -> bytes:
+        """The stream's new bytes: all the audio added so far, as far as the format lets it out (streaming only).
+        EncoderLate when the encoder has not caught up by `deadline` (time.monotonic())."""
+        self._encoder.sync(deadline)
         return self._stream.take()
 
     def _reset_segment(self) -> None:
@@ -110,15 +112,16 @@ class Assembler:
         the file ends with it."""
         self._break = (self._break or 0) + self.native_rate * ms // 1000
 
-    def finish(self) -> tuple[bytes, int]:
-        """(the whole encoded file, samples at the output rate); when streaming, take() then has the rest."""
+    def finish(self, deadline: float | None = None) -> tuple[bytes, int]:
+        """(the whole encoded file, samples at the output rate); when streaming, take() then has the rest.
+        EncoderLate (and the encoder stopped) when encoding has not ended by `deadline` (time.monotonic())."""
         if self._seen:
             self._end()
         if not self.trim_edges:
             self._emit(self._tail)
         if self._break and not self.full:
             self._emit(np.zeros(self._break, np.float32))
-        result = self._encoder.close()
+        result = self._encoder.close(deadline=deadline)
         if self._stream is not None:
             self._stream.closed = True
         return result
@@ -184,6 +187,14 @@ class Assembler:
         self._encoder.put(samples)
 
 
+class EncoderLate(TimeoutError):
+    """Encoding had not caught up with synthesis by the job's deadline (a slow codec and a long text)."""
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
 class _Encoder:
     """Resamples and encodes blocks on its own thread (soundfile, onnxruntime and torch release the GIL). The
     thread starts with the first block, so an encoder never fed holds no thread; it ends at close() or stop()."""
@@ -209,26 +220,31 @@ class _Encoder:
         self._start()
         self._queue.put(block)
 
-    def sync(self) -> None:
-        """Wait until every block put so far is encoded (at once after close, or before the first block)."""
+    def sync(self, deadline: float | None = None) -> None:
+        """Wait until every block put so far is encoded (at once after close, or before the first block), until
+        `deadline` at the latest (then EncoderLate)."""
         if self._thread is None or not self._thread.is_alive():
             if self._error is not None:
                 raise self._error
             return
         reached = threading.Event()
         self._queue.put(reached)
-        reached.wait()
+        if not reached.wait(_left(deadline)):
+            raise EncoderLate("the encoder had not caught up by the job's deadline")
         if self._error is not None:
             raise self._error
 
-    def close(self, discard: bool = False) -> tuple[bytes, int]:
+    def close(self, discard: bool = False, deadline: float | None = None) -> tuple[bytes, int]:
         if discard:
             self.stop()
         else:
             self._start()  # a file with no audio is still a file
             self._queue.put(_DONE)
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(_left(deadline))
+            if self._thread.is_alive():
+                self.stop()   # it skips the blocks still queued: ends after the one it is encoding
+                raise EncoderLate("encoding had not ended by the job's deadline")
         if discard:
             return b"", self.samples
         if self._error is not None:

@@ -14,7 +14,7 @@ import numpy as np
 from cache import AudioCache, synthesis_key
 from tts import audio, delivery, formats, text
 from tts.actions import Actions
-from tts.assemble import Assembler
+from tts.assemble import Assembler, EncoderLate
 from tts.config import Settings
 from tts.engines import Engine, load_engine
 from tts.errors import (
@@ -343,7 +343,7 @@ class TTSService:
                         delivery.refuse_growing_oversize(r, out.output_seconds, out.encoded_bytes, size_limit)
                     if not stream:
                         yield None  # a piece made: the door's runner may stop an abandoned job here
-                    elif ready := out.take():
+                    elif ready := out.take(deadline):
                         yield ready
                     if out.full:
                         break
@@ -353,7 +353,12 @@ class TTSService:
                 done += 1
             timings = {"synth_ms": _ms(t)}
             t = time.perf_counter()
-            data, samples = out.finish()
+            data, samples = out.finish(deadline)
+        except EncoderLate:
+            out.abort()
+            raise TimedOut(f"the job ran past its {self.settings.max_job_seconds} s budget (MAX_JOB_SECONDS) while "
+                           f"encoding {r.format} ({done} of {len(units)} text chunks made); send shorter text, split "
+                           "it into several requests, or ask for a quicker format (wav, pcm, mp3)") from None
         except BaseException as err:
             out.abort()
             if isinstance(err, (PromptTooLong, PromptTooLarge, VoiceNotInstalled, UnspeakablePhonemes)):
