@@ -25,13 +25,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
-import http.client
 import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +36,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tools.harness import free_port, wait_for_port, worker_env  # noqa: E402
+from tools.harness import http_worker  # noqa: E402
 
 TEXT = ("Thanks for calling, I can help you with that today. Your order shipped on Monday and should arrive "
         "by Thursday afternoon. The tracking number is in the email we sent you. Is there anything else you "
@@ -48,32 +45,6 @@ TOKENS = re.findall(r"\s?\w+|[^\w\s]", TEXT)
 RATE = 15.0          # tokens a second
 FRAME_MS = 100       # the session's default chunk_ms: 2400 samples of 16-bit PCM at 24 kHz
 FRAME_BYTES = 4800
-
-
-@contextlib.contextmanager
-def http_worker(tmp: str, env: dict):
-    """`python handler.py` with WORKER_MODE=http on a free 127.0.0.1 port, until /ping says ready: yields the port."""
-    port = free_port()
-    log_path = os.path.join(tmp, "worker.log")
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp, stdout=log,
-                                stderr=subprocess.STDOUT,
-                                env=worker_env(tmp, WORKER_MODE="http", HOST="127.0.0.1", PORT=str(port), **env))
-    try:
-        if not wait_for_port(port, proc, 120):
-            with open(log_path) as f:
-                raise RuntimeError(f.read()[-2000:])
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("GET", "/ping")
-            if conn.getresponse().status == 200:
-                break
-            time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 async def stream_turn(port: int, start_delay: float = 0.0, config: dict | None = None) -> dict:

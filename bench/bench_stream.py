@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,7 +25,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tools.harness import free_port, wait_for_port, worker_env  # noqa: E402
+from tools.harness import http_worker  # noqa: E402
 
 FIVE = ("The first sentence is short. Here comes the second one, a little longer than the first. A third "
         "sentence follows it. The fourth is nearly the last one. And this fifth sentence ends the text.")
@@ -127,30 +126,12 @@ def ping_during_generation(port: int) -> dict:
     return {"n": len(times), "p50_ms": round(times[len(times) // 2], 2), "max_ms": round(times[-1], 2)}
 
 
-def http_worker(tmp: str, env: dict, runs: int) -> dict:
-    port = free_port()
-    with open(os.path.join(tmp, "worker.log"), "w") as log:
-        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp, stdout=log,
-                                stderr=subprocess.STDOUT,
-                                env=worker_env(tmp, WORKER_MODE="http", HOST="127.0.0.1", PORT=str(port), **env))
-    try:
-        if not wait_for_port(port, proc, 120):
-            with open(os.path.join(tmp, "worker.log")) as f:
-                raise RuntimeError(f.read()[-2000:])
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("GET", "/ping")
-            if conn.getresponse().status == 200:
-                break
-            time.sleep(0.1)
+def http_doors(tmp: str, env: dict, runs: int) -> dict:
+    with http_worker(tmp, env) as port:
         http_stream(port, 1)  # warm the connection path
         return {"http_generate_stream": http_stream(port, runs),
                 "openai_speech": http_stream(port, runs, "/v1/audio/speech"), "websocket": websocket(port, runs),
                 "ping_during_generation": ping_during_generation(port)}
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def main() -> None:
@@ -181,7 +162,7 @@ def main() -> None:
             if hasattr(engine, "close"):
                 engine.close()
             del service, engine
-            result.update(http_worker(tmp, env, args.runs))
+            result.update(http_doors(tmp, env, args.runs))
             report[name if name == "hibari" else "csm_tiny"] = result
     print(json.dumps(report))
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from cache import AudioCache
-from tests.helpers import ROOT, free_port, make_settings, wait_for_port, worker_env
+from tests.helpers import ROOT, Gated, free_port, make_settings, wait_for_port, worker_env
 from tts.service import TTSService
 
 
@@ -35,6 +35,11 @@ def engine():
     from tts.engines.hibari import HibariEngine
 
     return HibariEngine(make_settings())
+
+
+@pytest.fixture
+def gated(engine):
+    return Gated(engine)
 
 
 @pytest.fixture

@@ -63,3 +63,24 @@ def app_server(backend):
     finally:
         srv.should_exit = True
         thread.join(10)
+
+
+class Gated:
+    """The engine, but each synthesize() holds its last piece until `gate` opens (or 30 s pass): a job stuck in
+    a step. `waited`: whether each hold ended by the gate opening (True) or by the 30 s (False)."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.gate = threading.Event()
+        self.gate.set()
+        self.waited: list[bool] = []
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def synthesize(self, *args, **kwargs):
+        pieces = list(self._engine.synthesize(*args, **kwargs))
+        for i, piece in enumerate(pieces):
+            if i == len(pieces) - 1:
+                self.waited.append(self.gate.wait(30))
+            yield piece

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -24,31 +23,6 @@ from tts.service import TTSService
 
 FIVE = ("The first sentence is short. Here comes the second one. A third sentence follows it. "
         "The fourth is nearly the last. And this fifth sentence ends the text.")
-
-
-class Gated:
-    """The engine, but each synthesize() holds its last piece until `gate` opens (or 30 s pass)."""
-
-    def __init__(self, engine):
-        self._engine = engine
-        self.gate = threading.Event()
-        self.gate.set()
-        self.waited: list[bool] = []
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
-
-    def synthesize(self, *args, **kwargs):
-        pieces = list(self._engine.synthesize(*args, **kwargs))
-        for i, piece in enumerate(pieces):
-            if i == len(pieces) - 1:
-                self.waited.append(self.gate.wait(30))
-            yield piece
-
-
-@pytest.fixture
-def gated(engine):
-    return Gated(engine)
 
 
 @pytest.fixture

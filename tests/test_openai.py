@@ -2,7 +2,6 @@
 import base64
 import io
 import json
-import threading
 
 import av
 import numpy as np
@@ -17,30 +16,6 @@ from tts.service import TTSService
 
 FIVE = ("The first sentence is short. Here comes the second one. A third sentence follows it. "
         "The fourth is nearly the last. And this fifth sentence ends the text.")
-
-
-class Gated:
-    """The engine, but each synthesize() holds its last piece until `gate` opens (or 30 s pass)."""
-
-    def __init__(self, engine):
-        self._engine = engine
-        self.gate = threading.Event()
-        self.gate.set()
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
-
-    def synthesize(self, *args, **kwargs):
-        pieces = list(self._engine.synthesize(*args, **kwargs))
-        for i, piece in enumerate(pieces):
-            if i == len(pieces) - 1:
-                self.gate.wait(30)
-            yield piece
-
-
-@pytest.fixture
-def gated(engine):
-    return Gated(engine)
 
 
 @pytest.fixture

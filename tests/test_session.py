@@ -4,7 +4,6 @@ import base64
 import contextlib
 import itertools
 import json
-import threading
 import time
 
 import numpy as np
@@ -20,30 +19,6 @@ from tts.text.stream import Segmenter
 
 SENTENCES = ["The first sentence is short.", "Here comes the second one.", "A third sentence follows it.",
              "The fourth is nearly the last.", "And this fifth sentence ends the text."]
-
-
-class Gated:
-    """The engine, but while `gate` is closed each synthesize() holds its last piece (a job stuck in a step)."""
-
-    def __init__(self, engine):
-        self._engine = engine
-        self.gate = threading.Event()
-        self.gate.set()
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
-
-    def synthesize(self, *args, **kwargs):
-        pieces = list(self._engine.synthesize(*args, **kwargs))
-        for i, piece in enumerate(pieces):
-            if i == len(pieces) - 1:
-                self.gate.wait(30)
-            yield piece
-
-
-@pytest.fixture
-def gated(engine):
-    return Gated(engine)
 
 
 def serve(engine, tmp_path, **settings):

@@ -1,14 +1,17 @@
 """Running the worker and loopback servers from tests and benchmarks: a worker process's environment, free
 ports, waiting for a port, and one helper that serves an http.server handler on 127.0.0.1; and the faulty
 servers hostile tests need: one that drips its answer a byte at a time, one (a bucket, say) that never answers, and
-a TLS server with a certificate for a name of the test's choosing."""
+a TLS server with a certificate for a name of the test's choosing; and a WORKER_MODE=http worker process for
+benchmarks (http_worker)."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import http.server
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -60,6 +63,32 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading on purpose (a size limit, say)
+
+
+@contextlib.contextmanager
+def http_worker(tmp: str, env: dict):
+    """`python handler.py` with WORKER_MODE=http on a free 127.0.0.1 port, until /ping says ready: yields the port."""
+    port = free_port()
+    log_path = os.path.join(tmp, "worker.log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "handler.py")], cwd=tmp, stdout=log,
+                                stderr=subprocess.STDOUT,
+                                env=worker_env(tmp, WORKER_MODE="http", HOST="127.0.0.1", PORT=str(port), **env))
+    try:
+        if not wait_for_port(port, proc, 120):
+            with open(log_path) as f:
+                raise RuntimeError(f.read()[-2000:])
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/ping")
+            if conn.getresponse().status == 200:
+                break
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def files_handler(files: dict[str, bytes]) -> type[QuietHandler]:
