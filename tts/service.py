@@ -96,8 +96,7 @@ class TTSService:
             self.metrics.job(kind)
             if isinstance(request, ActionRequest):
                 log.info("job=%s action=%s", job_id, request.action)
-                budget = self.settings.max_job_seconds
-                yield Done(action=self.actions.run(request, time.monotonic() + budget if budget else None))
+                yield Done(action=self.actions.run(request, self._deadline()))
                 return
             if not deliver and request.output_mode == "url":
                 raise InputError("output_mode", '"url" is for whole results (/runsync, /run, POST /generate); '
@@ -112,6 +111,11 @@ class TTSService:
             failed = self._failure(e, job_id)
             self.metrics.failed(failed.kind)
             yield failed
+
+    def _deadline(self) -> float | None:
+        """When a job starting now must end (time.monotonic()): MAX_JOB_SECONDS from now; None without a limit."""
+        budget = self.settings.max_job_seconds
+        return time.monotonic() + budget if budget else None
 
     def _failure(self, e: Exception, job_id: str) -> Failed:
         if isinstance(e, InputError):
@@ -133,8 +137,7 @@ class TTSService:
     def _synthesize(self, r: SynthesisRequest, job_id: str, progress, stream: bool,
                     deliver: bool) -> Iterator[Started | Audio | Done]:
         t0 = time.perf_counter()
-        budget = self.settings.max_job_seconds
-        deadline = time.monotonic() + budget if budget else None
+        deadline = self._deadline()
         bucket = self.resolver.output_bucket(r, deadline) if deliver else None
         conditioning = self.resolver.conditioning(r, deadline)
         script = self._script(r)
@@ -231,8 +234,7 @@ class TTSService:
     def _speak(self, speech: Speech, text: str, job_id: str, last: bool) -> Iterator[Audio | Done]:
         r, e = speech.request, self.engine
         t0 = time.perf_counter()
-        budget = self.settings.max_job_seconds
-        deadline = time.monotonic() + budget if budget else None
+        deadline = self._deadline()
         if speech.conditioning is None:
             speech.conditioning = self.resolver.conditioning(r, deadline)
         units = _units(self._script(replace(r, text=text)), e.max_chunk_chars) if text.strip() else []
